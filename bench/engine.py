@@ -1,0 +1,223 @@
+"""plait's engine side by side with LangGraph and GraphBit, in one run.
+
+    python -m bench.engine                 # full run, ~10 minutes on 2 cores
+    python -m bench.engine --quick         # smoke run, a few seconds
+    python -m bench.engine --only chain3 --only burst10k --rounds 3
+
+Every (row, scenario) is measured in a fresh subprocess (``bench.worker``), once per round;
+rounds interleave all jobs in a shuffled order, so drift on the machine hits every framework
+alike. Ratios are taken per round (peer / plait, both from the same round) and summarised as a
+geometric mean with a 95 % confidence interval. GraphBit needs a model server: a mock Ollama
+(``python -m plait.testing``) is started on 127.0.0.1:11434 for the run.
+
+Writes ``bench/results/engine.json`` (every raw measurement) and ``engine.md`` (the tables the
+docs quote); ``--quick`` and ``--only`` write ``engine-quick.*`` / ``engine-partial.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import report
+from bench.scenarios import QUICK_BUDGET, QUICK_ROWS, QUICK_SCENARIOS, ROWS, SCENARIOS
+from bench.worker import MARKER
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+OLLAMA_PORT = 11434
+JOB_TIMEOUT = {"latency": 120.0, "burst": 300.0, "hooks": 120.0}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(ROOT), str(ROOT / "src")]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.setdefault("PYTHONHASHSEED", "0")
+    return env
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def mock_server(port: int) -> Iterator[tuple[str, int]]:
+    """The mock Ollama in its own process (its CPU is nobody's measurement), on CPU 1."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plait.testing", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        env=_env(),
+        cwd=ROOT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"the mock LLM server did not start: {line!r}")
+        if (os.cpu_count() or 1) > 1:
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(proc.pid, {1})
+        actual = int(line.rsplit(":", 1)[1])
+        yield "127.0.0.1", actual
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_worker(job: dict[str, Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.worker", json.dumps(job)],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+            timeout=JOB_TIMEOUT[job["kind"]],
+        )
+    except subprocess.TimeoutExpired:
+        outcome = {"ok": False, "error": f"timed out after {JOB_TIMEOUT[job['kind']]:.0f} s"}
+    else:
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)]
+        if lines:
+            outcome = json.loads(lines[-1][len(MARKER) :])
+        else:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            outcome = {"ok": False, "error": f"exit {done.returncode}: " + " | ".join(tail)}
+    outcome["seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def plan(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    scenarios = [s for group in args.only or [] for s in group.split(",") if s]
+    if not scenarios:
+        scenarios = list(QUICK_SCENARIOS if args.quick else SCENARIOS)
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; choose from {list(SCENARIOS)}")
+    rows = [r for group in args.rows or [] for r in group.split(",") if r]
+    if not rows:
+        rows = list(QUICK_ROWS if args.quick else ROWS)
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise SystemExit(f"unknown row(s) {unknown}; choose from {list(ROWS)}")
+    return scenarios, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--only", action="append", metavar="SCENARIO", help=f"{list(SCENARIOS)}")
+    parser.add_argument("--rows", action="append", metavar="ROW", help=f"{list(ROWS)}")
+    parser.add_argument("--out", type=Path, help="output stem (default bench/results/engine)")
+    parser.add_argument("--seed", type=int, default=2, help="shuffles the job order per round")
+    args = parser.parse_args(argv)
+    scenarios, rows = plan(args)
+    rounds = args.rounds or (1 if args.quick else 5)
+    partial = bool(args.only or args.rows) and not args.quick
+    stem = args.out or RESULTS / ("engine-quick" if args.quick else "engine-partial" if partial else "engine")
+
+    skipped: dict[tuple[str, str], str] = {}
+    jobs: list[dict[str, Any]] = []
+    for name in scenarios:
+        scenario = SCENARIOS[name]
+        for row in rows:
+            if row in scenario.skip:
+                skipped[(name, row)] = scenario.skip[row]
+            if row not in scenario.rows:
+                continue
+            jobs.append(
+                {
+                    "row": row,
+                    "scenario": name,
+                    "kind": scenario.kind,
+                    "shape": scenario.shape,
+                    "n": scenario.n,
+                    "count": scenario.quick_count if args.quick else scenario.count,
+                    "budget": QUICK_BUDGET if args.quick else scenario.budget,
+                    "max_runs": scenario.max_runs,
+                    "pin": scenario.kind == "burst",
+                }
+            )
+
+    needs_mock = any(ROWS[j["row"]].needs_mock for j in jobs)
+    graphbit_port_busy = needs_mock and not _port_free(OLLAMA_PORT)
+    mock_cm = (
+        mock_server(0 if graphbit_port_busy else OLLAMA_PORT) if needs_mock else contextlib.nullcontext(None)
+    )
+    records: list[dict[str, Any]] = []
+    started = time.time()
+    print(f"bench.engine: {len(jobs)} jobs x {rounds} rounds -> {stem}.json/.md", flush=True)
+    with mock_cm as mock:
+        for job in jobs:
+            job["mock"] = list(mock) if mock and ROWS[job["row"]].needs_mock else None
+        for rnd in range(rounds):
+            order = list(jobs)
+            random.Random(args.seed * 1000 + rnd).shuffle(order)
+            for job in order:
+                if graphbit_port_busy and job["row"].startswith("graphbit/"):
+                    outcome = {
+                        "ok": False,
+                        "unsupported": True,
+                        "error": f"port {OLLAMA_PORT} is taken by another process; GraphBit "
+                        "reaches Ollama only there",
+                    }
+                else:
+                    outcome = run_worker(job)
+                records.append({"round": rnd, "row": job["row"], "scenario": job["scenario"], **outcome})
+                status = "ok" if outcome["ok"] else "SKIP" if outcome.get("unsupported") else "FAIL"
+                print(
+                    f"  round {rnd + 1}/{rounds}  {job['scenario']:<13} {job['row']:<19} "
+                    f"{status:<4} {report.headline(job, outcome)}",
+                    flush=True,
+                )
+    elapsed = time.time() - started
+    result = report.build(
+        records=records,
+        jobs=jobs,
+        skipped=skipped,
+        rounds=rounds,
+        quick=args.quick,
+        argv=argv if argv is not None else sys.argv[1:],
+        elapsed=elapsed,
+    )
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
+    Path(f"{stem}.md").write_text(report.markdown(result))
+    print(f"done in {elapsed:.0f} s: {stem}.json, {stem}.md", flush=True)
+    broken = sorted({r["row"] for r in records if not r["ok"] and r["row"].startswith("plait/")})
+    if broken:
+        print(f"plait rows failed: {broken} (see {stem}.json)", file=sys.stderr)
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""plait: build, run and serve LLM agent workflows.
+
+    >>> from plait import Flow, Engine
+    >>> flow = Flow("greet")
+    >>> name = flow.input("name", type="string")
+    >>> _ = flow.output("greeting", flow.transform("hello", template="Hello {{ value }}!",
+    ...                                             inputs=name))
+    >>> Engine().run_sync(flow.build(), {"name": "Ada"}).outputs
+    {'greeting': 'Hello Ada!'}
+"""
+
+from plait.__about__ import __version__
+from plait.errors import (
+    InputError,
+    NodeError,
+    PlaitError,
+    RunError,
+    RunFailed,
+    SpecError,
+    UsageError,
+)
+from plait.graph.builder import Ref
+from plait.graph.engine import Workflow
+from plait.graph.events import (
+    Event,
+    NodeFailed,
+    NodeOutput,
+    NodeRetrying,
+    NodeSkipped,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+    TokenDelta,
+    ToolCalled,
+)
+from plait.graph.hooks import (
+    Continue,
+    Hook,
+    Modify,
+    NodeCall,
+    NodeFailure,
+    NodeOutcome,
+    Replace,
+    Retry,
+    RunCall,
+    RunOutcome,
+    Skip,
+)
+from plait.graph.registry import FunctionRegistry, KindRegistry, NodeKind
+from plait.graph.spec import WorkflowSpec
+from plait.graph.state import Branch, RunResult
+from plait.nodes import default_registry
+from plait.nodes.defaults import Engine, Flow
+from plait.nodes.loader import load_spec
+from plait.types import RunStatus
+
+__all__ = [
+    "Branch", "Continue", "Engine", "Event", "Flow", "FunctionRegistry", "Hook", "InputError",
+    "KindRegistry", "Modify", "NodeCall", "NodeError", "NodeFailed", "NodeFailure", "NodeKind",
+    "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "PlaitError",
+    "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed", "RunFinished",
+    "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError", "TokenDelta",
+    "ToolCalled", "UsageError", "Workflow", "WorkflowSpec", "__version__", "default_registry",
+    "load_spec",
+]

@@ -1,0 +1,40 @@
+"""What a running node can reach: its run's id and inputs, events, and child runs."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from plait.graph.events import EventSink, TokenDelta
+
+if TYPE_CHECKING:
+    from plait.graph.state import RunResult
+
+__all__ = ["RunContext"]
+
+
+class RunContext(ABC):
+    """One per run. Nodes get it with every call; it is cheap and shared."""
+
+    __slots__ = ("emit", "inputs", "path", "run_id")
+
+    def __init__(self, run_id: str, inputs: Mapping[str, object], path: tuple[str, ...],
+                 emit: EventSink | None) -> None:
+        self.run_id = run_id
+        self.inputs = inputs
+        self.path = path
+        self.emit = emit
+        """The event sink, or None when nobody listens (then build no event at all)."""
+
+    @abstractmethod
+    async def run_child(self, graph: object, inputs: Mapping[str, object], *,
+                        key: str) -> RunResult:
+        """Run a nested compiled workflow (from :meth:`BindEnv.compile_child`) as part of this
+        run; its events carry ``path + (key,)``. Returns its result (failed or not)."""
+
+    def token(self, node_id: str, text: str) -> None:
+        if self.emit is not None:
+            self.emit(TokenDelta(run_id=self.run_id, ts=time.time(), path=self.path,
+                                 node_id=node_id, text=text))

@@ -1,0 +1,205 @@
+"""The engine facade: compile workflows once, run them many times (``run``, ``stream``,
+``run_sync``), with engine-wide limits, circuit breakers, hooks and event subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from plait.errors import Problem, SyncInAsyncError, UsageError
+from plait.graph.breaker import BreakerConfig, BreakerRegistry
+from plait.graph.compiler import CompiledGraph, Compiler
+from plait.graph.events import Event, EventSink, RunFinished
+from plait.graph.hooks import Hook, HookChain
+from plait.graph.inputs import resolve_inputs
+from plait.graph.limits import Limiter
+from plait.graph.profiles import PROFILES
+from plait.graph.registry import FunctionRegistry, KindRegistry
+from plait.graph.scheduler import Runner, Runtime, new_run_id
+from plait.graph.spec import Profile, WorkflowSpec
+from plait.graph.state import RunResult
+
+__all__ = ["Engine", "Workflow", "WorkflowLike"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Workflow:
+    """A validated, compiled workflow: its spec, the functions it references, its graph."""
+
+    spec: WorkflowSpec
+    graph: CompiledGraph
+    functions: FunctionRegistry
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+WorkflowLike = Workflow | WorkflowSpec | Mapping[str, object]
+
+
+class Engine:
+    """Runs workflows. One engine is meant to be long-lived and shared: its concurrency
+    limits and circuit breakers span all of its runs."""
+
+    def __init__(self, *, kinds: KindRegistry, functions: FunctionRegistry | None = None,
+                 profile: Profile | str = Profile.HIGH_THROUGHPUT,
+                 hooks: Sequence[Hook] = (), max_concurrency: int | None = None,
+                 kind_limits: Mapping[str, int] | None = None, fail_fast: bool | None = None,
+                 breaker: BreakerConfig | None = None, seed: int | None = None) -> None:
+        try:
+            self.profile = Profile(profile)
+        except ValueError:
+            known = ", ".join(p.value for p in Profile)
+            raise UsageError(f"unknown profile {profile!r}; choose one of {known}") from None
+        defaults = PROFILES[self.profile]
+        self.kinds = kinds
+        self.functions = functions or FunctionRegistry()
+        self.compiler = Compiler(kinds, self.functions)
+        limits = dict(defaults.kind_limits)
+        limits.update(kind_limits or {})
+        self.runtime = Runtime(
+            hooks=HookChain(tuple(hooks)),
+            limiter=Limiter(max_concurrency or defaults.max_concurrency, limits),
+            breakers=BreakerRegistry(breaker),
+            fail_fast=defaults.fail_fast if fail_fast is None else fail_fast,
+            retry_max_delay=defaults.retry_max_delay,
+            release_outputs=defaults.release_outputs,
+            rng=random.Random(seed),
+        )
+        self._subscribers: list[EventSink] = []
+        self._sink: EventSink | None = None
+        self._cache: OrderedDict[str, CompiledGraph] = OrderedDict()
+
+    # -- workflows -----------------------------------------------------------------------
+    def validate(self, spec: WorkflowSpec | Mapping[str, object]) -> list[Problem]:
+        """Every problem of a spec, with locations (empty when valid)."""
+        from pydantic import ValidationError
+
+        from plait.graph.compiler import pydantic_problems
+
+        if not isinstance(spec, WorkflowSpec):
+            try:
+                spec = WorkflowSpec.model_validate(spec)
+            except ValidationError as err:
+                return pydantic_problems(err, "")
+        return self.compiler.validate(spec)
+
+    def compile(self, workflow: WorkflowLike) -> CompiledGraph:
+        if isinstance(workflow, Workflow):
+            return workflow.graph
+        if not isinstance(workflow, WorkflowSpec):
+            from plait.graph.specio import spec_from_data
+
+            workflow = spec_from_data(workflow)
+        key = workflow.digest()
+        graph = self._cache.get(key)
+        if graph is None:
+            graph = self.compiler.compile(workflow)
+            self._cache[key] = graph
+            if len(self._cache) > 256:
+                self._cache.popitem(last=False)
+        return graph
+
+    # -- events --------------------------------------------------------------------------
+    def subscribe(self, sink: EventSink) -> Callable[[], None]:
+        """Call ``sink`` with every event of every run; returns an unsubscribe function.
+        Sinks must be quick and must not raise; for slow consumers use :meth:`stream`."""
+        self._subscribers.append(sink)
+        self._rebuild_sink()
+
+        def unsubscribe() -> None:
+            if sink in self._subscribers:
+                self._subscribers.remove(sink)
+                self._rebuild_sink()
+
+        return unsubscribe
+
+    def _rebuild_sink(self) -> None:
+        subs = tuple(self._subscribers)
+        if not subs:
+            self._sink = None
+        elif len(subs) == 1:
+            self._sink = subs[0]
+        else:
+            def fanout(event: Event) -> None:
+                for sub in subs:
+                    sub(event)
+
+            self._sink = fanout
+
+    def _sink_with(self, extra: EventSink | None) -> EventSink | None:
+        base = self._sink
+        if extra is None or base is None:
+            return extra or base
+
+        def both(event: Event) -> None:
+            base(event)
+            extra(event)
+
+        return both
+
+    # -- running -------------------------------------------------------------------------
+    async def run(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
+                  run_id: str | None = None, timeout: float | None = None,
+                  fail_fast: bool | None = None, check: bool = True,
+                  on_event: EventSink | None = None) -> RunResult:
+        """Run ``workflow`` to its end. With ``check`` (default) a failed run raises
+        :class:`~plait.errors.RunFailed` (its ``result`` has the partial work)."""
+        graph = self.compile(workflow)
+        settings = graph.spec.settings
+        runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(),
+                        inputs=resolve_inputs(graph.spec, inputs or {}),
+                        emit=self._sink_with(on_event),
+                        fail_fast=fail_fast if fail_fast is not None else settings.fail_fast)
+        result = await runner.run(timeout=timeout if timeout is not None else settings.timeout)
+        return result.raise_for_status() if check else result
+
+    async def stream(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None,
+                     *, run_id: str | None = None, timeout: float | None = None,
+                     fail_fast: bool | None = None) -> AsyncIterator[Event]:
+        """Run ``workflow`` and yield its events as they happen, ending with ``RunFinished``.
+        Leaving the loop early cancels the run."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        task = asyncio.ensure_future(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
+                                              fail_fast=fail_fast, check=False,
+                                              on_event=queue.put_nowait))
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    task.result()  # the run raised before finishing: surface its error
+                    while not queue.empty():
+                        yield queue.get_nowait()
+                    return
+                event = getter.result()
+                yield event
+                if isinstance(event, RunFinished) and not event.path:
+                    await task
+                    return
+        finally:
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    def run_sync(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
+                 run_id: str | None = None, timeout: float | None = None,
+                 fail_fast: bool | None = None, check: bool = True) -> RunResult:
+        """``run`` for synchronous code. Inside a running event loop, ``await run()``."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise SyncInAsyncError("run_sync() was called inside a running event loop; use "
+                                   "'await engine.run(...)' there")
+        return asyncio.run(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
+                                    fail_fast=fail_fast, check=check))

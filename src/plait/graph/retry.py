@@ -1,0 +1,54 @@
+"""Retry policy: exponential backoff with jitter, and a classifier that never retries
+programmer errors or cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+from plait.errors import PlaitError, UsageError
+from plait.graph.spec import RetrySpec
+
+__all__ = ["NEVER_RETRIED", "RetryPolicy", "is_retryable"]
+
+NEVER_RETRIED: tuple[type[BaseException], ...] = (
+    UsageError, TypeError, ValueError, LookupError, AttributeError, NameError, AssertionError,
+    NotImplementedError, RecursionError, ImportError, SyntaxError, ZeroDivisionError,
+    MemoryError,
+)
+"""Programmer errors: retrying the same code with the same inputs cannot help."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    if isinstance(error, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+        return False
+    if isinstance(error, PlaitError):
+        return error.retryable
+    return not isinstance(error, NEVER_RETRIED)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_delay: float = 0.1
+    multiplier: float = 2.0
+    max_delay: float = 10.0
+    jitter: float = 0.1
+
+    @classmethod
+    def from_spec(cls, spec: RetrySpec, *, max_delay_cap: float | None = None) -> RetryPolicy:
+        max_delay = spec.max_delay if max_delay_cap is None else min(spec.max_delay,
+                                                                      max_delay_cap)
+        return cls(spec.max_attempts, spec.initial_delay, spec.multiplier, max_delay,
+                   spec.jitter)
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before attempt number ``attempt + 1`` (attempts count from 1)."""
+        base = min(self.initial_delay * self.multiplier ** (attempt - 1), self.max_delay)
+        if self.jitter and base:
+            base += (rng or random).random() * self.jitter * base
+        return min(base, self.max_delay) if self.max_delay else base
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        return attempt < self.max_attempts and is_retryable(error)

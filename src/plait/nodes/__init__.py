@@ -1,0 +1,24 @@
+"""Built-in node kinds, the default registries and workflow files."""
+
+from __future__ import annotations
+
+from plait.graph.registry import KindRegistry
+from plait.nodes.code import CodeKind
+from plait.nodes.condition import ConditionKind
+from plait.nodes.delay import DelayKind
+from plait.nodes.functions import builtin_functions
+from plait.nodes.loop import LoopKind
+from plait.nodes.map import MapKind
+from plait.nodes.output import OutputKind
+from plait.nodes.subworkflow import SubworkflowKind
+from plait.nodes.transform import TransformKind
+
+__all__ = ["builtin_functions", "default_registry"]
+
+
+def default_registry() -> KindRegistry:
+    """A fresh registry of the built-in kinds (register your own kinds on it)."""
+    return KindRegistry([
+        TransformKind(), ConditionKind(), CodeKind(), DelayKind(), OutputKind(),
+        SubworkflowKind(), MapKind(), LoopKind(),
+    ])

@@ -1,0 +1,43 @@
+"""The engine and builder with plait's built-in kinds and functions already wired in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from plait.graph.breaker import BreakerConfig
+from plait.graph.builder import Flow as _Flow
+from plait.graph.engine import Engine as _Engine
+from plait.graph.engine import Workflow
+from plait.graph.hooks import Hook
+from plait.graph.registry import FunctionRegistry, KindRegistry
+from plait.graph.spec import Profile
+from plait.nodes import builtin_functions, default_registry
+
+__all__ = ["Engine", "Flow"]
+
+
+class Engine(_Engine):
+    """An :class:`plait.graph.engine.Engine` with the built-in kinds and functions."""
+
+    def __init__(self, *, kinds: KindRegistry | None = None,
+                 functions: FunctionRegistry | None = None,
+                 profile: Profile | str = Profile.HIGH_THROUGHPUT, hooks: Sequence[Hook] = (),
+                 max_concurrency: int | None = None, kind_limits: Mapping[str, int] | None = None,
+                 fail_fast: bool | None = None, breaker: BreakerConfig | None = None,
+                 seed: int | None = None) -> None:
+        base = builtin_functions()
+        super().__init__(kinds=kinds or default_registry(),
+                         functions=base if functions is None else base.merged(functions),
+                         profile=profile, hooks=hooks, max_concurrency=max_concurrency,
+                         kind_limits=kind_limits, fail_fast=fail_fast, breaker=breaker,
+                         seed=seed)
+
+
+class Flow(_Flow):
+    """The builder; :meth:`build` validates against the built-in kinds by default."""
+
+    def build(self, kinds: KindRegistry | None = None,
+              functions: FunctionRegistry | None = None) -> Workflow:
+        base = builtin_functions()
+        return super().build(kinds or default_registry(),
+                             base if functions is None else base.merged(functions))
