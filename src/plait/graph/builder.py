@@ -84,7 +84,7 @@ class Flow:
         self.functions = FunctionRegistry()
 
     # -- inputs and edges ----------------------------------------------------------------
-    def input(self, name: str, type: PortType | str = PortType.ANY, *,  # noqa: A002
+    def input(self, name: str, type: PortType | str = PortType.ANY, *,
               default: JsonValue = None, required: bool = True, description: str = "") -> Ref:
         self._inputs[name] = InputSpec(type=PortType(type), default=default, required=required,
                                        description=description)
@@ -202,7 +202,7 @@ class Flow:
                 assert item is not None
                 self.functions.register(fname, item.fn, inline=item.inline, replace=True)
             flow = flow.spec
-        return flow.to_json_dict()  # type: ignore[return-value]
+        return flow.to_json_dict()
 
     # -- results -------------------------------------------------------------------------
     @property

@@ -9,11 +9,11 @@ from pydantic import BaseModel, ValidationError
 
 from plait.errors import Problem, SpecError
 from plait.graph.registry import (
+    AnyKind,
     BindEnv,
     BoundNode,
     FunctionRegistry,
     KindRegistry,
-    NodeKind,
     Ports,
 )
 from plait.graph.spec import (
@@ -124,9 +124,9 @@ class Compiler(BindEnv):
 
     # -- checking ------------------------------------------------------------------------
     def _check(self, spec: WorkflowSpec
-               ) -> tuple[list[Problem], dict[str, tuple[NodeKind[BaseModel], BaseModel, Ports]]]:
+               ) -> tuple[list[Problem], dict[str, tuple[AnyKind, BaseModel, Ports]]]:
         problems: list[Problem] = []
-        checked: dict[str, tuple[NodeKind[BaseModel], BaseModel, Ports]] = {}
+        checked: dict[str, tuple[AnyKind, BaseModel, Ports]] = {}
         seen: set[str] = set()
         for i, node in enumerate(spec.nodes):
             loc = _node_loc(i, node)
@@ -159,7 +159,7 @@ class Compiler(BindEnv):
         return problems, checked
 
     def _check_edges(self, spec: WorkflowSpec,
-                     checked: dict[str, tuple[NodeKind[BaseModel], BaseModel, Ports]],
+                     checked: dict[str, tuple[AnyKind, BaseModel, Ports]],
                      node_ids: set[str]) -> list[Problem]:
         problems: list[Problem] = []
         fed: dict[tuple[str, str], int] = {}
@@ -230,7 +230,7 @@ class Compiler(BindEnv):
 
     # -- building ------------------------------------------------------------------------
     def _build(self, spec: WorkflowSpec,
-               checked: dict[str, tuple[NodeKind[BaseModel], BaseModel, Ports]]) -> CompiledGraph:
+               checked: dict[str, tuple[AnyKind, BaseModel, Ports]]) -> CompiledGraph:
         by_id = {node.id: i for i, node in enumerate(spec.nodes)}
         nodes: list[CompiledNode] = []
         for i, node in enumerate(spec.nodes):
@@ -262,9 +262,9 @@ class Compiler(BindEnv):
                 outs[source].append(i)
                 if edge.branch is not None:
                     nodes[source].branches = True
-        for node in nodes:
-            node.in_edges = tuple(ins[node.index])
-            node.out_edges = tuple(outs[node.index])
+        for compiled in nodes:
+            compiled.in_edges = tuple(ins[compiled.index])
+            compiled.out_edges = tuple(outs[compiled.index])
         roots = tuple(n.index for n in nodes if not any(
             edges[e].source != INPUT_INDEX for e in n.in_edges))
         spec = spec.model_copy(update={"edges": normalized})

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -185,10 +186,8 @@ class Engine:
         finally:
             if not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
-                except asyncio.CancelledError:
-                    pass
 
     def run_sync(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
                  run_id: str | None = None, timeout: float | None = None,

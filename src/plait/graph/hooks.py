@@ -177,6 +177,13 @@ class HookChain:
     __slots__ = ("after_node", "after_run", "before_node", "before_run", "hooks",
                  "on_node_error", "wrap_node")
 
+    before_run: tuple[Hook, ...]
+    after_run: tuple[Hook, ...]
+    before_node: tuple[Hook, ...]
+    after_node: tuple[Hook, ...]
+    on_node_error: tuple[Hook, ...]
+    wrap_node: tuple[Hook, ...]
+
     def __init__(self, hooks: list[Hook] | tuple[Hook, ...] = ()) -> None:
         for hook in hooks:
             if not isinstance(hook, Hook):

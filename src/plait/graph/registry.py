@@ -11,7 +11,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
@@ -178,23 +178,26 @@ class NodeKind(ABC, Generic[P]):
         ...
 
 
+AnyKind: TypeAlias = "NodeKind[Any]"
+
+
 class KindRegistry:
     """Node kinds by name. ``plait.nodes.default_registry()`` holds the built-in ones."""
 
-    def __init__(self, kinds: list[NodeKind[BaseModel]] | None = None) -> None:
-        self._kinds: dict[str, NodeKind[BaseModel]] = {}
+    def __init__(self, kinds: list[AnyKind] | None = None) -> None:
+        self._kinds: dict[str, AnyKind] = {}
         for kind in kinds or []:
             self.register(kind)
 
-    def register(self, kind: NodeKind[BaseModel], *, replace: bool = False) -> None:
+    def register(self, kind: AnyKind, *, replace: bool = False) -> None:
         if not replace and kind.name in self._kinds:
             raise RegistryError(f"node kind {kind.name!r} is already registered")
         self._kinds[kind.name] = kind
 
-    def get(self, name: str) -> NodeKind[BaseModel] | None:
+    def get(self, name: str) -> AnyKind | None:
         return self._kinds.get(name)
 
-    def __iter__(self) -> Iterator[NodeKind[BaseModel]]:
+    def __iter__(self) -> Iterator[AnyKind]:
         return iter(self._kinds[name] for name in sorted(self._kinds))
 
     def names(self) -> list[str]:

@@ -12,7 +12,7 @@ import os
 import random
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -78,8 +78,18 @@ class Runtime:
 class Runner(RunContext):
     """Executes one run of a compiled graph."""
 
-    __slots__ = ("aborting", "completions", "failure", "fail_fast", "graph", "inflight",
-                 "queue", "rt", "state", "wakeup")
+    __slots__ = (
+        "aborting",
+        "completions",
+        "fail_fast",
+        "failure",
+        "graph",
+        "inflight",
+        "queue",
+        "rt",
+        "state",
+        "wakeup",
+    )
 
     def __init__(self, graph: CompiledGraph, rt: Runtime, *, run_id: str,
                  inputs: Mapping[str, object], path: tuple[str, ...] = (),
@@ -195,7 +205,7 @@ class Runner(RunContext):
                     if emit is None:
                         try:
                             value = node.bound.call(inputs, self, node.id)
-                        except Exception as exc:  # noqa: BLE001 - a node failure, handled below
+                        except Exception as exc:
                             self._inline_failed(i, inputs, exc)
                             continue
                         self._complete(i, value, 0.0)
@@ -205,7 +215,7 @@ class Runner(RunContext):
                                          node_id=node.id, kind=node.kind, attempt=1))
                         try:
                             value = node.bound.call(inputs, self, node.id)
-                        except Exception as exc:  # noqa: BLE001
+                        except Exception as exc:
                             self._inline_failed(i, inputs, exc)
                             continue
                         self._complete(i, value, time.perf_counter() - t0)
@@ -223,9 +233,9 @@ class Runner(RunContext):
                 if task.cancelled():
                     st.status[i] = NodeStatus.CANCELLED
                     continue
-                exc = task.exception()
-                if exc is not None:
-                    self._fail(i, exc)
+                error = task.exception()
+                if error is not None:
+                    self._fail(i, error)
                     continue
                 what, value = task.result()
                 if what == _DONE:
@@ -313,9 +323,9 @@ class Runner(RunContext):
                                    node_id=node.id, attempt=attempt, delay=delay,
                                    error=describe_error(exc)))
 
-    def _spawn(self, i: int, coro: object) -> None:
+    def _spawn(self, i: int, coro: Coroutine[object, object, _Outcome]) -> None:
         self.state.status[i] = NodeStatus.RUNNING
-        task: asyncio.Task[_Outcome] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        task = asyncio.ensure_future(coro)
         self.inflight[task] = i
         task.add_done_callback(self._on_done)
 
@@ -379,7 +389,7 @@ class Runner(RunContext):
                     value = after
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 if emit is not None:
                     self._emit_failed(node, exc, attempt)
                 if hooks.on_node_error:

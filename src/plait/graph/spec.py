@@ -133,7 +133,7 @@ class RunSettings(_Model):
 
 
 class WorkflowSpec(_Model):
-    plait: Literal["1"] = SPEC_VERSION
+    plait: Literal["1"] = "1"
     name: str = Field(min_length=1)
     description: str = ""
     inputs: dict[str, InputSpec] = Field(default_factory=dict)

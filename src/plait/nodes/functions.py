@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from plait.errors import Problem
 from plait.graph.context import RunContext
@@ -85,11 +85,12 @@ async def _sleep(value: object = None, seconds: float = 0.0) -> object:
 def builtin_functions() -> FunctionRegistry:
     """Functions every spec may use by name (all cheap and pure, so they run inline)."""
     registry = FunctionRegistry()
-    for name, fn in {
+    library: dict[str, Callable[..., object]] = {
         "identity": _identity, "merge": _merge, "length": _length, "sum": _total,
         "word_count": _words, "upper": _upper, "lower": _lower, "lines": _lines,
         "json_dumps": _json_dumps, "json_loads": _json_loads,
-    }.items():
+    }
+    for name, fn in library.items():
         registry.register(name, fn, inline=True)
     registry.register("sleep", _sleep)
     return registry

@@ -1,0 +1,55 @@
+# plait — the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: demo test test-fast lint typecheck bench bench-quick clean help
+
+help:
+	@echo "make demo        set up .venv and run plait's demo workflow (offline, no keys)"
+	@echo "make test        install test dependencies and run the whole suite (lint, types, layers, tests)"
+	@echo "make test-fast   unit tests only, stop at the first failure"
+	@echo "make bench       compare plait with LangGraph and GraphBit (writes bench/results/)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -U pip
+
+# Re-install only when the project metadata changes.
+$(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[cli]"
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev]"
+	@touch $@ $(VENV)/.installed-cli
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
+	$(PIP) install -e ".[dev,bench]"
+	@touch $@
+
+demo: $(VENV)/.installed-cli
+	$(BIN)/plait run examples/demo.yaml --input-file examples/demo-input.yaml
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -x -m "not slow"
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.engine
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.engine --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
