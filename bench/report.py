@@ -12,7 +12,7 @@ from typing import Any
 from bench.scenarios import ANCHORS, MOCK_ROWS, PAIRS, PLAIN_ROWS, ROWS, SCENARIOS, TARGETS
 from bench.stats import mean_ci, ratio_ci, spread
 
-HOOK_VARIANTS = ("hooks", "events", "both")
+HOOK_VARIANTS = ("hooks", "events", "both", "unsubscribed")
 
 # --------------------------------------------------------------------------- summary
 
@@ -205,57 +205,61 @@ def _median(summary: dict[str, Any], scenario: str, row: str, key: str) -> float
     return entry[key]["median"]
 
 
-def _verdict(value: float | None, limit: float, inclusive: bool) -> str:
+def _against(value: float | None, limit: float, inclusive: bool, digits: int | None = None) -> str:
+    """The value with its verdict against a target."""
     if value is None:
         return "not measured"
     ok = value <= limit if inclusive else value < limit
-    return "**met**" if ok else "**missed**"
+    return f"{_num(value, digits)} ({'met' if ok else '**missed**'})"
 
 
 def _targets_table(res: dict[str, Any]) -> list[str]:
     s = res["summary"]
-    hooks = s.get("hooks", {}).get("plait/inline")
     lines = [
-        "| | target | plait (inline fns) | plait (async fns) | verdict | LangGraph here | LangGraph anchor |",
-        "|---|---|---|---|---|---|---|",
+        "| | target | plait, inline sync fns | plait, async fns | LangGraph here | LangGraph anchor |",
+        "|---|---|---|---|---|---|",
     ]
-    for scenario, label, lg in (
-        ("chain3", "3-node chain, µs per run", "langgraph/invoke"),
-        ("fanout5", "fan-out 5 + join, µs per run", "langgraph/invoke"),
+    for scenario, label in (
+        ("chain3", "3-node chain, µs per run"),
+        ("fanout5", "fan-out 5 + join, µs per run"),
     ):
         if scenario not in s:
             continue
-        a, b = _median(s, scenario, "plait/inline", "us"), _median(s, scenario, "plait/async", "us")
-        worst = max([v for v in (a, b) if v is not None], default=None)
+        limit = TARGETS[scenario]
         lines.append(
-            f"| {label} | ≤ {TARGETS[scenario]:.0f} | {_num(a)} | {_num(b)} | "
-            f"{_verdict(worst, TARGETS[scenario], True)} | {_num(_median(s, scenario, lg, 'us'))} "
-            f"(invoke) / {_num(_median(s, scenario, 'langgraph/ainvoke', 'us'))} (ainvoke) | "
+            f"| {label} | ≤ {limit:.0f} | "
+            f"{_against(_median(s, scenario, 'plait/inline', 'us'), limit, True)} | "
+            f"{_against(_median(s, scenario, 'plait/async', 'us'), limit, True)} | "
+            f"{_num(_median(s, scenario, 'langgraph/invoke', 'us'))} (invoke), "
+            f"{_num(_median(s, scenario, 'langgraph/ainvoke', 'us'))} (ainvoke) | "
             f"{_num(ANCHORS[scenario])} |"
         )
     if "burst10k" in s:
         runs = res["scenarios"]["burst10k"]["count"]
-        for key, label, limit, anchor in (
-            ("wall_s", f"{runs:,}-run burst, wall s", "burst_wall", "burst_wall"),
-            ("rss_mb", f"{runs:,}-run burst, peak RSS MB", "burst_rss", "burst_rss"),
+        for key, label, target in (
+            ("wall_s", f"{runs:,}-run burst, wall s", "burst_wall"),
+            ("rss_mb", f"{runs:,}-run burst, peak RSS MB", "burst_rss"),
         ):
-            a = _median(s, "burst10k", "plait/inline", key)
-            b = _median(s, "burst10k", "plait/async", key)
-            worst = max([v for v in (a, b) if v is not None], default=None)
+            limit, digits = TARGETS[target], 2 if key == "wall_s" else 0
             lines.append(
-                f"| {label} | < {TARGETS[limit]:g} | {_num(a)} | {_num(b)} | "
-                f"{_verdict(worst, TARGETS[limit], False)} | "
-                f"{_num(_median(s, 'burst10k', 'langgraph/ainvoke', key))} (ainvoke) | "
-                f"{_num(ANCHORS[anchor])} |"
+                f"| {label} | < {limit:g} | "
+                f"{_against(_median(s, 'burst10k', 'plait/inline', key), limit, False, digits)} | "
+                f"{_against(_median(s, 'burst10k', 'plait/async', key), limit, False, digits)} | "
+                f"{_num(_median(s, 'burst10k', 'langgraph/ainvoke', key), digits)} (ainvoke) | "
+                f"{_num(ANCHORS[target])} |"
             )
+    hooks = s.get("hooks", {}).get("plait/inline")
     if hooks and hooks.get("status") == "ok":
-        both = hooks["both"]
-        upper = both["high"] if both["high"] is not None else both["mean"]
-        lines.append(
-            f"| idle hook + event subscriber, overhead % (upper 95 % bound) | < {TARGETS['hooks']:g} | "
-            f"{_num(both['mean'], 1)} ({_num(upper, 1)}) | | "
-            f"{_verdict(upper, TARGETS['hooks'], False)} | | |"
-        )
+        for variant, label in (
+            ("hooks", "idle hook, overhead %"),
+            ("events", "idle event subscriber, overhead %"),
+            ("unsubscribed", "subscriber removed again, overhead %"),
+        ):
+            ci = hooks[variant]
+            lines.append(
+                f"| {label} | < {TARGETS['hooks']:g} | "
+                f"{_against(ci['mean'], TARGETS['hooks'], False, 1)} | | | |"
+            )
     return lines
 
 
@@ -319,17 +323,28 @@ def _hooks_table(res: dict[str, Any]) -> list[str]:
     entry = res["summary"].get("hooks", {}).get("plait/inline")
     if not entry or entry.get("status") != "ok":
         return []
-    lines = ["| engine | µs per run | overhead % (mean over rounds) | 95 % CI |", "|---|---|---|---|"]
-    names = {"off": "no hooks, no subscriber", "hooks": "idle hook (before_node + after_node)",
-             "events": "idle event subscriber", "both": "idle hook + idle subscriber"}
+    lines = [
+        "| engine | µs per run | overhead % (mean over rounds) | 95 % CI | µs per node |",
+        "|---|---|---|---|---|",
+    ]
+    nodes = SCENARIOS["hooks"].n
+    off = entry["us"]["off"]["median"]
+    names = {
+        "off": "no hooks, no subscriber",
+        "hooks": "idle hook (before_node + after_node return Continue())",
+        "events": "idle event subscriber (`engine.subscribe(lambda e: None)`)",
+        "both": "idle hook + idle subscriber",
+        "unsubscribed": "a subscriber that unsubscribed again",
+    }
     for v, label in names.items():
         us = _cell({"status": "ok", "x": entry["us"][v]}, "x")
         if v == "off":
-            lines.append(f"| {label} | {us} | – | |")
+            lines.append(f"| {label} | {us} | – | | |")
             continue
         ci = entry[v]
         interval = f"[{_num(ci['low'], 1)}, {_num(ci['high'], 1)}]" if ci["low"] is not None else ""
-        lines.append(f"| {label} | {us} | {_num(ci['mean'], 1)} | {interval} |")
+        per_node = (entry["us"][v]["median"] - off) / nodes
+        lines.append(f"| {label} | {us} | {_num(ci['mean'], 1)} | {interval} | {_num(per_node)} |")
     return lines
 
 

@@ -116,7 +116,7 @@ class Scenario:
     title: str
     count: int = 0  # burst: concurrent runs
     quick_count: int = 0
-    budget: float = 0.5  # latency: seconds of measured runs per subprocess
+    budget: float = 0.3  # latency: seconds of measured runs per subprocess
     max_runs: int = 1_000_000
     skip: dict[str, str] = field(default_factory=dict)  # row -> why it is not measured
 
@@ -135,7 +135,7 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario("chain3", "latency", "chain", 3, _LAT, "chain of 3 nodes"),
         Scenario("chain10", "latency", "chain", 10, _LAT, "chain of 10 nodes"),
-        Scenario("chain100", "latency", "chain", 100, _LAT, "chain of 100 nodes", budget=0.6),
+        Scenario("chain100", "latency", "chain", 100, _LAT, "chain of 100 nodes", budget=0.5),
         Scenario(
             "chain1000",
             "latency",
@@ -143,11 +143,11 @@ SCENARIOS: dict[str, Scenario] = {
             1000,
             _LAT,
             "chain of 1000 nodes",
-            budget=1.0,
+            budget=0.8,
             max_runs=200,
         ),
         Scenario("fanout5", "latency", "fanout", 5, _LAT, "fan-out 5 + join"),
-        Scenario("fanout100", "latency", "fanout", 100, _LAT, "fan-out 100 + join", budget=0.6),
+        Scenario("fanout100", "latency", "fanout", 100, _LAT, "fan-out 100 + join", budget=0.5),
         Scenario(
             "burst10k",
             "burst",

@@ -117,7 +117,8 @@ def build(variant: str, shape: str, n: int, mock: tuple[str, int] | None = None)
 
 
 def hook_targets(shape: str, n: int) -> dict[str, Target]:
-    """One workflow, four engines: nothing, an idle hook, an idle subscriber, both."""
+    """One workflow, five engines: nothing, an idle hook, an idle subscriber, both, and one
+    whose subscriber has unsubscribed again (events must then cost nothing)."""
     wf = workflow("inline", shape, n)
     want = check_equal(expected(shape, n))
 
@@ -132,9 +133,11 @@ def hook_targets(shape: str, n: int) -> dict[str, Target]:
         "hooks": Engine(hooks=[IdleHook()]),
         "events": Engine(),
         "both": Engine(hooks=[IdleHook()]),
+        "unsubscribed": Engine(),
     }
     engines["events"].subscribe(noop)
     engines["both"].subscribe(noop)
+    engines["unsubscribed"].subscribe(noop)()
     inputs = {"x": 0}
     return {
         name: Target(check, arun=lambda e=engine: e.run(wf, inputs))

@@ -17,6 +17,7 @@ from plait.errors import (
     RunError,
     RunFailed,
     SpecError,
+    TransientError,
     UsageError,
 )
 from plait.graph.builder import Ref
@@ -60,6 +61,6 @@ __all__ = [
     "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "PlaitError",
     "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed", "RunFinished",
     "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError", "TokenDelta",
-    "ToolCalled", "UsageError", "Workflow", "WorkflowSpec", "__version__", "default_registry",
+    "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec", "__version__", "default_registry",
     "load_spec",
 ]

@@ -79,9 +79,12 @@ class CompiledGraph:
 def pydantic_problems(err: ValidationError, location: str) -> list[Problem]:
     problems = []
     for item in err.errors():
-        loc = ".".join(str(part) for part in item["loc"])
-        where = f"{location}.{loc}" if loc else location
-        problems.append(Problem("invalid_param", item["msg"], where))
+        loc = ""
+        for part in item["loc"]:
+            loc += f"[{part}]" if isinstance(part, int) else (f".{part}" if loc else str(part))
+        where = f"{location}.{loc}" if location and loc else (location or loc)
+        problems.append(Problem("invalid_param" if location else "invalid_spec", item["msg"],
+                                where))
     return problems
 
 
@@ -151,7 +154,7 @@ class Compiler(BindEnv):
                 continue
             kind_problems = kind.check(node, params, self, f"{loc}.params")
             problems.extend(kind_problems)
-            if not kind_problems and node.id not in checked:
+            if node.id not in checked:
                 checked[node.id] = (kind, params, kind.ports(params))
         problems.extend(self._check_edges(spec, checked, seen))
         if not any(p.code == "dangling_edge" for p in problems):
