@@ -188,7 +188,8 @@ async def test_memory_optimized_profile_releases_intermediate_outputs() -> None:
     lean = await Engine(profile="memory_optimized").run(f.build(), {"x": 1})
     full = await Engine(profile="high_throughput").run(f.build(), {"x": 1})
     assert lean.outputs == full.outputs == {"out": 3}
-    assert lean.nodes["a"].output is None and full.nodes["a"].output == 2
+    assert lean.nodes["a"].output is None
+    assert full.nodes["a"].output == 2
 
 
 def test_unknown_profile_is_a_usage_error() -> None:
@@ -200,7 +201,7 @@ async def test_run_sync_inside_a_loop_fails_clearly(engine: Engine) -> None:
     f = Flow("sync")
     x = f.input("x")
     f.output("out", f.transform("t", expression="value", inputs=x))
-    with pytest.raises(SyncInAsyncError, match="await engine.run"):
+    with pytest.raises(SyncInAsyncError, match=r"await engine\.run"):
         engine.run_sync(f.build(), {"x": 1})
 
 

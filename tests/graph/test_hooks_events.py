@@ -208,7 +208,7 @@ async def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyP
 
 
 def test_hooks_must_subclass_hook() -> None:
-    with pytest.raises(UsageError, match="plait.Hook"):
+    with pytest.raises(UsageError, match=r"plait\.Hook"):
         Engine(hooks=[object()])  # type: ignore[list-item]
 
 
