@@ -220,3 +220,20 @@ async def test_unsubscribe_stops_delivery(recorder: Recorder) -> None:
     unsubscribe()
     await engine.run(chain().build(), {"x": 1})
     assert len(recorder.events) == seen > 0
+
+
+async def test_typed_subscription_gets_only_its_types_and_builds_no_node_events(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from plait import RunFinished
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a node event was built for a run-level subscriber")
+
+    for name in ("NodeStarted", "NodeOutput", "NodeSkipped", "NodeFailed", "NodeRetrying"):
+        monkeypatch.setattr(scheduler, name, forbidden)
+    engine = Engine()
+    finished = Recorder()
+    engine.subscribe(finished, types={RunFinished})
+    await engine.run(chain().build(), {"x": 1})
+    assert [type(e).__name__ for e in finished.events] == ["RunFinished"]
+    assert finished.events[0].outputs == {"out": 20}  # type: ignore[attr-defined]

@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from plait.errors import Problem, SyncInAsyncError, UsageError
 from plait.graph.breaker import BreakerConfig, BreakerRegistry
 from plait.graph.compiler import CompiledGraph, Compiler
-from plait.graph.events import Event, EventSink, RunFinished
+from plait.graph.events import NO_SINKS, RUN_EVENTS, Event, EventSink, RunFinished, Sinks
 from plait.graph.hooks import Hook, HookChain
 from plait.graph.inputs import resolve_inputs
 from plait.graph.limits import Limiter
@@ -40,6 +40,46 @@ class Workflow:
 
 
 WorkflowLike = Workflow | WorkflowSpec | Mapping[str, object]
+_Subscriber = tuple[EventSink, frozenset[type[Event]] | None]
+
+
+def _filtered(sink: EventSink, types: frozenset[type[Event]]) -> EventSink:
+    def deliver(event: Event) -> None:
+        if type(event) in types:
+            sink(event)
+
+    return deliver
+
+
+def _fanout(sinks: list[EventSink]) -> EventSink | None:
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+    frozen = tuple(sinks)
+
+    def deliver(event: Event) -> None:
+        for sink in frozen:
+            sink(event)
+
+    return deliver
+
+
+def _combine(subscribers: list[_Subscriber]) -> Sinks:
+    """One composed sink per event level, each holding only the subscribers that want it."""
+    run: list[EventSink] = []
+    node: list[EventSink] = []
+    for sink, types in subscribers:
+        if types is None:
+            run.append(sink)
+            node.append(sink)
+            continue
+        if types & RUN_EVENTS:
+            run.append(sink if types >= RUN_EVENTS and not types - RUN_EVENTS
+                       else _filtered(sink, types))
+        if types - RUN_EVENTS:
+            node.append(_filtered(sink, types))
+    return Sinks(_fanout(run), _fanout(node))
 
 
 class Engine:
@@ -71,8 +111,8 @@ class Engine:
             release_outputs=defaults.release_outputs,
             rng=random.Random(seed),
         )
-        self._subscribers: list[EventSink] = []
-        self._sink: EventSink | None = None
+        self._subscribers: list[_Subscriber] = []
+        self._sinks = NO_SINKS
         self._cache: OrderedDict[str, CompiledGraph] = OrderedDict()
 
     # -- workflows -----------------------------------------------------------------------
@@ -106,42 +146,27 @@ class Engine:
         return graph
 
     # -- events --------------------------------------------------------------------------
-    def subscribe(self, sink: EventSink) -> Callable[[], None]:
-        """Call ``sink`` with every event of every run; returns an unsubscribe function.
-        Sinks must be quick and must not raise; for slow consumers use :meth:`stream`."""
-        self._subscribers.append(sink)
-        self._rebuild_sink()
+    def subscribe(self, sink: EventSink, *, types: Iterable[type[Event]] | None = None
+                  ) -> Callable[[], None]:
+        """Call ``sink`` with every event of every run (or only events of ``types``); returns
+        an unsubscribe function. Sinks must be quick and must not raise; for slow consumers
+        use :meth:`stream`. Events of a level (run or node) nobody subscribed to are never
+        built, so a sink for ``RunFinished`` alone costs a run almost nothing."""
+        entry = (sink, None if types is None else frozenset(types))
+        self._subscribers.append(entry)
+        self._sinks = _combine(self._subscribers)
 
         def unsubscribe() -> None:
-            if sink in self._subscribers:
-                self._subscribers.remove(sink)
-                self._rebuild_sink()
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
+                self._sinks = _combine(self._subscribers)
 
         return unsubscribe
 
-    def _rebuild_sink(self) -> None:
-        subs = tuple(self._subscribers)
-        if not subs:
-            self._sink = None
-        elif len(subs) == 1:
-            self._sink = subs[0]
-        else:
-            def fanout(event: Event) -> None:
-                for sub in subs:
-                    sub(event)
-
-            self._sink = fanout
-
-    def _sink_with(self, extra: EventSink | None) -> EventSink | None:
-        base = self._sink
-        if extra is None or base is None:
-            return extra or base
-
-        def both(event: Event) -> None:
-            base(event)
-            extra(event)
-
-        return both
+    def _sinks_with(self, extra: EventSink | None) -> Sinks:
+        if extra is None:
+            return self._sinks
+        return _combine([*self._subscribers, (extra, None)])
 
     # -- running -------------------------------------------------------------------------
     async def run(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
@@ -154,7 +179,7 @@ class Engine:
         settings = graph.spec.settings
         runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(),
                         inputs=resolve_inputs(graph.spec, inputs or {}),
-                        emit=self._sink_with(on_event),
+                        sinks=self._sinks_with(on_event),
                         fail_fast=fail_fast if fail_fast is not None else settings.fail_fast)
         result = await runner.run(timeout=timeout if timeout is not None else settings.timeout)
         return result.raise_for_status() if check else result

@@ -6,11 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from plait.types import RunStatus
 
 __all__ = [
+    "NO_SINKS",
+    "RUN_EVENTS",
     "Event",
     "EventSink",
     "NodeFailed",
@@ -20,6 +22,7 @@ __all__ = [
     "NodeStarted",
     "RunFinished",
     "RunStarted",
+    "Sinks",
     "TokenDelta",
     "ToolCalled",
     "event_to_dict",
@@ -105,6 +108,20 @@ class RunFinished(Event):
 
 
 EventSink: TypeAlias = Callable[[Event], None]
+
+RUN_EVENTS: frozenset[type[Event]] = frozenset({RunStarted, RunFinished})
+"""Run-level events; every other event type is node-level."""
+
+
+class Sinks(NamedTuple):
+    """Where a run sends its run-level and its node-level events (None: nobody listens, so
+    no event of that level is even built)."""
+
+    run: EventSink | None
+    node: EventSink | None
+
+
+NO_SINKS = Sinks(None, None)
 
 _TYPE_NAMES: dict[type[Event], str] = {}
 

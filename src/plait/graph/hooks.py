@@ -81,8 +81,11 @@ class Replace:
 HookResult: TypeAlias = Continue | Modify | Skip | Retry | Replace
 CONTINUE = Continue()
 
+# Hook inputs are plain slotted dataclasses (not frozen: building a frozen one costs twice as
+# much on the hot path). Treat them as read-only; change a run with Modify/Replace instead.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class RunCall:
     run_id: str
     workflow: str
@@ -90,7 +93,7 @@ class RunCall:
     path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunOutcome:
     run_id: str
     workflow: str
@@ -100,7 +103,7 @@ class RunOutcome:
     path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeCall:
     run_id: str
     node_id: str
@@ -110,7 +113,7 @@ class NodeCall:
     path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeOutcome:
     run_id: str
     node_id: str
@@ -121,7 +124,7 @@ class NodeOutcome:
     path: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeFailure:
     run_id: str
     node_id: str
@@ -175,7 +178,7 @@ class HookChain:
     """The hooks of an engine, grouped by the points each one overrides."""
 
     __slots__ = ("after_node", "after_run", "before_node", "before_run", "hooks",
-                 "on_node_error", "wrap_node")
+                 "on_node_error", "sync", "wrap_node")
 
     before_run: tuple[Hook, ...]
     after_run: tuple[Hook, ...]
@@ -183,6 +186,7 @@ class HookChain:
     after_node: tuple[Hook, ...]
     on_node_error: tuple[Hook, ...]
     wrap_node: tuple[Hook, ...]
+    sync: bool
 
     def __init__(self, hooks: list[Hook] | tuple[Hook, ...] = ()) -> None:
         for hook in hooks:
@@ -191,6 +195,11 @@ class HookChain:
         self.hooks = tuple(hooks)
         for point in _POINTS:
             setattr(self, point, tuple(h for h in self.hooks if _overrides(h, point)))
+        self.sync = not self.wrap_node and not any(
+            inspect.iscoroutinefunction(getattr(type(hook), point))
+            for point in ("before_node", "after_node", "on_node_error")
+            for hook in getattr(self, point))
+        """Every node hook is a plain function: inline nodes may keep the fast path."""
 
     def __bool__(self) -> bool:
         return any(getattr(self, p) for p in _POINTS)
@@ -216,41 +225,52 @@ class HookChain:
         for hook in self.after_run:
             await _resolve(hook.after_run(outcome))
 
+    # Each point has an async form (any hook may be async) and a sync form, used on the
+    # engine's inline fast path when every node hook is a plain function (``self.sync``).
     async def run_before_node(self, call: NodeCall) -> NodeCall | Skip | Replace:
         for hook in self.before_node:
-            result = await _resolve(hook.before_node(call))
-            if isinstance(result, Modify):
-                if not isinstance(result.value, Mapping):
-                    raise UsageError("before_node may only Modify the inputs with a mapping")
-                call = NodeCall(call.run_id, call.node_id, call.kind, result.value,
-                                call.attempt, call.path)
-            elif isinstance(result, Skip | Replace):
-                return result
-            elif not isinstance(result, Continue):
-                raise UsageError(f"before_node cannot return {type(result).__name__}")
+            step = _before_step(call, await _resolve(hook.before_node(call)))
+            if not isinstance(step, NodeCall):
+                return step
+            call = step
+        return call
+
+    def before_node_now(self, call: NodeCall) -> NodeCall | Skip | Replace:
+        for hook in self.before_node:
+            step = _before_step(call, _now(hook.before_node(call), "before_node"))
+            if not isinstance(step, NodeCall):
+                return step
+            call = step
         return call
 
     async def run_after_node(self, outcome: NodeOutcome) -> object | Retry:
-        value = outcome.value
         for hook in self.after_node:
-            result = await _resolve(hook.after_node(outcome))
-            if isinstance(result, Modify):
-                value = result.value
-                outcome = NodeOutcome(outcome.run_id, outcome.node_id, outcome.kind,
-                                      outcome.inputs, value, outcome.attempt, outcome.path)
-            elif isinstance(result, Retry):
-                return result
-            elif not isinstance(result, Continue):
-                raise UsageError(f"after_node cannot return {type(result).__name__}")
-        return value
+            step = _after_step(outcome, await _resolve(hook.after_node(outcome)))
+            if not isinstance(step, NodeOutcome):
+                return step
+            outcome = step
+        return outcome.value
+
+    def after_node_now(self, outcome: NodeOutcome) -> object | Retry:
+        for hook in self.after_node:
+            step = _after_step(outcome, _now(hook.after_node(outcome), "after_node"))
+            if not isinstance(step, NodeOutcome):
+                return step
+            outcome = step
+        return outcome.value
 
     async def run_on_error(self, failure: NodeFailure) -> HookResult:
         for hook in self.on_node_error:
-            result = await _resolve(hook.on_node_error(failure))
-            if isinstance(result, Retry | Replace | Skip):
+            result = _error_step(await _resolve(hook.on_node_error(failure)))
+            if result is not None:
                 return result
-            if not isinstance(result, Continue):
-                raise UsageError(f"on_node_error cannot return {type(result).__name__}")
+        return CONTINUE
+
+    def on_error_now(self, failure: NodeFailure) -> HookResult:
+        for hook in self.on_node_error:
+            result = _error_step(_now(hook.on_node_error(failure), "on_node_error"))
+            if result is not None:
+                return result
         return CONTINUE
 
     def wrap(self, inner: CallNext) -> CallNext:
@@ -259,6 +279,52 @@ class HookChain:
         for hook in reversed(self.wrap_node):
             call_next = _bind_wrap(hook, call_next)
         return call_next
+
+
+_RESULT_TYPES = frozenset({Continue, Modify, Skip, Retry, Replace})
+
+
+def _now(result: HookResult | Awaitable[HookResult], point: str) -> HookResult:
+    if type(result) in _RESULT_TYPES:
+        return result  # type: ignore[return-value]
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise UsageError(f"a synchronous {point} hook returned an awaitable; declare the method "
+                         "'async def' instead")
+    return result
+
+
+def _before_step(call: NodeCall, result: HookResult) -> NodeCall | Skip | Replace:
+    if isinstance(result, Continue):
+        return call
+    if isinstance(result, Modify):
+        if not isinstance(result.value, Mapping):
+            raise UsageError("before_node may only Modify the inputs with a mapping")
+        return NodeCall(call.run_id, call.node_id, call.kind, result.value, call.attempt,
+                        call.path)
+    if isinstance(result, Skip | Replace):
+        return result
+    raise UsageError(f"before_node cannot return {type(result).__name__}")
+
+
+def _after_step(outcome: NodeOutcome, result: HookResult) -> NodeOutcome | Retry:
+    if isinstance(result, Continue):
+        return outcome
+    if isinstance(result, Modify):
+        return NodeOutcome(outcome.run_id, outcome.node_id, outcome.kind, outcome.inputs,
+                           result.value, outcome.attempt, outcome.path)
+    if isinstance(result, Retry):
+        return result
+    raise UsageError(f"after_node cannot return {type(result).__name__}")
+
+
+def _error_step(result: HookResult) -> HookResult | None:
+    if isinstance(result, Retry | Replace | Skip):
+        return result
+    if isinstance(result, Continue):
+        return None
+    raise UsageError(f"on_node_error cannot return {type(result).__name__}")
 
 
 def _bind_wrap(hook: Hook, call_next: CallNext) -> CallNext:

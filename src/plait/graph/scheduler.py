@@ -22,7 +22,7 @@ from plait.graph.breaker import BreakerRegistry
 from plait.graph.compiler import CompiledGraph, CompiledNode
 from plait.graph.context import RunContext
 from plait.graph.events import (
-    EventSink,
+    NO_SINKS,
     NodeFailed,
     NodeOutput,
     NodeRetrying,
@@ -30,6 +30,7 @@ from plait.graph.events import (
     NodeStarted,
     RunFinished,
     RunStarted,
+    Sinks,
 )
 from plait.graph.hooks import HookChain, NodeCall, NodeFailure, NodeOutcome, Replace, Retry, Skip
 from plait.graph.limits import Limiter
@@ -81,6 +82,7 @@ class Runner(RunContext):
     __slots__ = (
         "aborting",
         "completions",
+        "emit_run",
         "fail_fast",
         "failure",
         "graph",
@@ -93,8 +95,9 @@ class Runner(RunContext):
 
     def __init__(self, graph: CompiledGraph, rt: Runtime, *, run_id: str,
                  inputs: Mapping[str, object], path: tuple[str, ...] = (),
-                 emit: EventSink | None = None, fail_fast: bool | None = None) -> None:
-        super().__init__(run_id, inputs, path, emit)
+                 sinks: Sinks = NO_SINKS, fail_fast: bool | None = None) -> None:
+        super().__init__(run_id, inputs, path, sinks.node)
+        self.emit_run = sinks.run
         self.graph = graph
         self.rt = rt
         self.state = RunState(graph, run_id)
@@ -115,13 +118,13 @@ class Runner(RunContext):
 
         child = Runner(graph, self.rt, run_id=f"{self.run_id}/{key}",
                        inputs=resolve_inputs(graph.spec, inputs), path=(*self.path, key),
-                       emit=self.emit, fail_fast=self.fail_fast)
+                       sinks=Sinks(self.emit_run, self.emit), fail_fast=self.fail_fast)
         return await child.run(timeout=graph.spec.settings.timeout)
 
     # -- the run -------------------------------------------------------------------------
     async def run(self, *, timeout: float | None = None) -> RunResult:
         rt = self.rt
-        emit = self.emit
+        emit = self.emit_run
         started = time.perf_counter()
         if rt.hooks.before_run:
             from plait.graph.hooks import RunCall
@@ -166,9 +169,9 @@ class Runner(RunContext):
                 node = self.graph.nodes[i]
                 outputs[node.output_name or node.id] = st.outputs[i]
         duration = time.perf_counter() - started
-        if self.emit is not None:
+        if self.emit_run is not None:
             error = self.failure
-            self.emit(RunFinished(run_id=self.run_id, ts=time.time(), path=self.path,
+            self.emit_run(RunFinished(run_id=self.run_id, ts=time.time(), path=self.path,
                                   status=status, outputs=outputs,
                                   error=None if error is None else str(error),
                                   code=None if error is None else error.code,
@@ -178,13 +181,14 @@ class Runner(RunContext):
 
     async def _loop(self) -> None:
         st = self.state
+        emit = self.emit
         runnable, _ = plan.start(st, self.inputs)
         queue = self.queue
         queue.extend(runnable)
         nodes = self.graph.nodes
-        fast_ok = not self.rt.hooks.node_hooks
+        fast_ok = self.rt.hooks.sync
+        plain = emit is None and not self.rt.hooks.node_hooks
         release = self.rt.release_outputs
-        emit = self.emit
         completions = self.completions
         loop = asyncio.get_running_loop()
         while True:
@@ -200,25 +204,17 @@ class Runner(RunContext):
                     self._fail(i, exc)
                     continue
                 if node.inline and fast_ok and node.breaker is None:
-                    st.status[i] = NodeStatus.RUNNING
-                    st.attempts[i] = 1
-                    if emit is None:
+                    if plain:
+                        st.status[i] = NodeStatus.RUNNING
+                        st.attempts[i] = 1
                         try:
                             value = node.bound.call(inputs, self, node.id)
                         except Exception as exc:
                             self._inline_failed(i, inputs, exc)
                             continue
-                        self._complete(i, value, 0.0)
+                        self._complete(i, value, None)
                     else:
-                        t0 = time.perf_counter()
-                        emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
-                                         node_id=node.id, kind=node.kind, attempt=1))
-                        try:
-                            value = node.bound.call(inputs, self, node.id)
-                        except Exception as exc:
-                            self._inline_failed(i, inputs, exc)
-                            continue
-                        self._complete(i, value, time.perf_counter() - t0)
+                        self._run_inline(i, node, inputs)
                 else:
                     self._spawn(i, self._node_task(i, inputs, 1, 0.0))
             if self.aborting or not self.inflight:
@@ -304,17 +300,76 @@ class Runner(RunContext):
                              node_id=node.id, kind=node.kind, error=describe_error(exc),
                              code=error_code(exc), attempt=attempt))
 
+    def _run_inline(self, i: int, node: CompiledNode, inputs: dict[str, object]) -> None:
+        """An inline node with events or synchronous hooks, still without a task."""
+        st = self.state
+        hooks = self.rt.hooks
+        st.status[i] = NodeStatus.RUNNING
+        st.attempts[i] = 1
+        if hooks.before_node:
+            call = NodeCall(self.run_id, node.id, node.kind, inputs, 1, self.path)
+            decision = hooks.before_node_now(call)
+            if isinstance(decision, Skip):
+                self._skip(i, decision.reason)
+                return
+            if isinstance(decision, Replace):
+                self._complete(i, decision.value, None)
+                return
+            if decision is not call:
+                inputs = dict(decision.inputs)
+        emit = self.emit
+        t0 = time.perf_counter()
+        if emit is not None:
+            emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
+                             node_id=node.id, kind=node.kind, attempt=1))
+        try:
+            value = node.bound.call(inputs, self, node.id)
+        except Exception as exc:
+            self._inline_failed(i, inputs, exc)
+            return
+        if hooks.after_node:
+            after = hooks.after_node_now(NodeOutcome(self.run_id, node.id, node.kind, inputs,
+                                                     value, 1, self.path))
+            if isinstance(after, Retry):
+                self._retry(i, node, inputs, after.delay, NodeError(
+                    node.id, "after_node asked for a retry"), from_hook=True)
+                return
+            value = after
+        self._complete(i, value, time.perf_counter() - t0 if emit is not None else None)
+
     def _inline_failed(self, i: int, inputs: dict[str, object], exc: Exception) -> None:
         node = self.graph.nodes[i]
         if self.emit is not None:
             self._emit_failed(node, exc, 1)
+        hooks = self.rt.hooks
+        if hooks.on_node_error:
+            decision = hooks.on_error_now(NodeFailure(self.run_id, node.id, node.kind, inputs,
+                                                      exc, 1, self.path))
+            if isinstance(decision, Replace):
+                self._complete(i, decision.value, None)
+                return
+            if isinstance(decision, Skip):
+                self._skip(i, decision.reason)
+                return
+            if isinstance(decision, Retry):
+                self._retry(i, node, inputs, decision.delay, exc, from_hook=True)
+                return
         policy = self.rt.policy(node)
         if policy is not None and policy.should_retry(exc, 1):
-            delay = policy.delay(1, self.rt.rng)
-            self._emit_retrying(node, 2, delay, exc)
-            self._spawn(i, self._node_task(i, inputs, 2, delay))
+            self._retry(i, node, inputs, policy.delay(1, self.rt.rng), exc)
         else:
             self._fail(i, exc)
+
+    def _retry(self, i: int, node: CompiledNode, inputs: dict[str, object], delay: float,
+               exc: BaseException, *, from_hook: bool = False) -> None:
+        """Continue an inline node's first attempt as a task: attempt 2 after ``delay``."""
+        policy = self.rt.policy(node)
+        if from_hook and (policy is None or policy.max_attempts < 2):
+            self._fail(i, NodeError(node.id, "a hook asked for a retry, but all 1 attempts are "
+                                    "used (raise retry.max_attempts)", cause=exc))
+            return
+        self._emit_retrying(node, 2, delay, exc)
+        self._spawn(i, self._node_task(i, inputs, 2, delay))
 
     def _emit_retrying(self, node: CompiledNode, attempt: int, delay: float,
                        exc: BaseException) -> None:
