@@ -250,3 +250,24 @@ async def test_missing_field_of_a_mapping_output_fails_the_consumer(engine: Engi
     assert result.nodes["use"].status is NodeStatus.FAILED
     assert "has no such field" in (result.nodes["use"].error or "")
     assert any(isinstance(e, NodeFailed) and e.node_id == "use" for e in recorder.events)
+
+
+async def test_spec_settings_choose_profile_and_per_run_limit() -> None:
+    running = {"now": 0, "peak": 0}
+
+    async def work(value: int) -> int:
+        running["now"] += 1
+        running["peak"] = max(running["peak"], running["now"])
+        await asyncio.sleep(0.005)
+        running["now"] -= 1
+        return value
+
+    f = Flow("settings", profile="memory_optimized", max_concurrency=2)
+    x = f.input("x")
+    a = f.transform("a", expression="value + 1", inputs=x)
+    for i in range(5):
+        f.output(f"o{i}", f.transform(f"w{i}", fn=work, inputs=a))
+    result = await Engine(profile="high_throughput").run(f.build(), {"x": 1})
+    assert running["peak"] == 2
+    assert result.nodes["a"].output is None  # memory_optimized released it
+    assert result.outputs["o0"] == 2

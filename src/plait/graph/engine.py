@@ -180,7 +180,7 @@ class Engine:
         runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(),
                         inputs=resolve_inputs(graph.spec, inputs or {}),
                         sinks=self._sinks_with(on_event),
-                        fail_fast=fail_fast if fail_fast is not None else settings.fail_fast)
+                        fail_fast=fail_fast)
         result = await runner.run(timeout=timeout if timeout is not None else settings.timeout)
         return result.raise_for_status() if check else result
 

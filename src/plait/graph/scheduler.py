@@ -34,6 +34,7 @@ from plait.graph.events import (
 )
 from plait.graph.hooks import HookChain, NodeCall, NodeFailure, NodeOutcome, Replace, Retry, Skip
 from plait.graph.limits import Limiter
+from plait.graph.profiles import PROFILES
 from plait.graph.retry import RetryPolicy
 from plait.graph.state import (
     RELEASED,
@@ -70,10 +71,6 @@ class Runtime:
     release_outputs: bool
     rng: random.Random
 
-    def policy(self, node: CompiledNode) -> RetryPolicy | None:
-        if node.retry is None:
-            return None
-        return RetryPolicy.from_spec(node.retry, max_delay_cap=self.retry_max_delay)
 
 
 class Runner(RunContext):
@@ -88,7 +85,10 @@ class Runner(RunContext):
         "graph",
         "inflight",
         "queue",
+        "release",
+        "retry_cap",
         "rt",
+        "run_limit",
         "state",
         "wakeup",
     )
@@ -101,7 +101,17 @@ class Runner(RunContext):
         self.graph = graph
         self.rt = rt
         self.state = RunState(graph, run_id)
-        self.fail_fast = rt.fail_fast if fail_fast is None else fail_fast
+        settings = graph.spec.settings
+        profile = PROFILES[settings.profile] if settings.profile is not None else None
+        if fail_fast is None:
+            fail_fast = settings.fail_fast
+        if fail_fast is None:
+            fail_fast = profile.fail_fast if profile is not None else rt.fail_fast
+        self.fail_fast = fail_fast
+        self.release = profile.release_outputs if profile is not None else rt.release_outputs
+        self.retry_cap = profile.retry_max_delay if profile is not None else rt.retry_max_delay
+        self.run_limit = (asyncio.Semaphore(settings.max_concurrency)
+                          if settings.max_concurrency is not None else None)
         self.queue: deque[int] = deque()
         self.inflight: dict[asyncio.Task[_Outcome], int] = {}
         self.completions: deque[asyncio.Task[_Outcome]] = deque()
@@ -188,7 +198,7 @@ class Runner(RunContext):
         nodes = self.graph.nodes
         fast_ok = self.rt.hooks.sync
         plain = emit is None and not self.rt.hooks.node_hooks
-        release = self.rt.release_outputs
+        release = self.release
         completions = self.completions
         loop = asyncio.get_running_loop()
         while True:
@@ -256,7 +266,7 @@ class Runner(RunContext):
                                  node_id=node.id, kind=node.kind, value=value,
                                  duration=duration))
         runnable, skipped = plan.resolve(st, i, value, label)
-        if self.rt.release_outputs and node.output_name is None and node.out_edges:
+        if self.release and node.output_name is None and node.out_edges:
             st.outputs[i] = RELEASED
         self.queue.extend(runnable)
         if skipped and self.emit is not None:
@@ -299,6 +309,11 @@ class Runner(RunContext):
         self.emit(NodeFailed(run_id=self.run_id, ts=time.time(), path=self.path,
                              node_id=node.id, kind=node.kind, error=describe_error(exc),
                              code=error_code(exc), attempt=attempt))
+
+    def _policy(self, node: CompiledNode) -> RetryPolicy | None:
+        if node.retry is None:
+            return None
+        return RetryPolicy.from_spec(node.retry, max_delay_cap=self.retry_cap)
 
     def _run_inline(self, i: int, node: CompiledNode, inputs: dict[str, object]) -> None:
         """An inline node with events or synchronous hooks, still without a task."""
@@ -354,7 +369,7 @@ class Runner(RunContext):
             if isinstance(decision, Retry):
                 self._retry(i, node, inputs, decision.delay, exc, from_hook=True)
                 return
-        policy = self.rt.policy(node)
+        policy = self._policy(node)
         if policy is not None and policy.should_retry(exc, 1):
             self._retry(i, node, inputs, policy.delay(1, self.rt.rng), exc)
         else:
@@ -363,7 +378,7 @@ class Runner(RunContext):
     def _retry(self, i: int, node: CompiledNode, inputs: dict[str, object], delay: float,
                exc: BaseException, *, from_hook: bool = False) -> None:
         """Continue an inline node's first attempt as a task: attempt 2 after ``delay``."""
-        policy = self.rt.policy(node)
+        policy = self._policy(node)
         if from_hook and (policy is None or policy.max_attempts < 2):
             self._fail(i, NodeError(node.id, "a hook asked for a retry, but all 1 attempts are "
                                     "used (raise retry.max_attempts)", cause=exc))
@@ -406,7 +421,7 @@ class Runner(RunContext):
         node = self.graph.nodes[i]
         rt = self.rt
         hooks = rt.hooks
-        policy = rt.policy(node)
+        policy = self._policy(node)
         max_attempts = policy.max_attempts if policy is not None else 1
         emit = self.emit
         while True:
@@ -480,8 +495,11 @@ class Runner(RunContext):
         try:
             if node.bound.container:
                 value = await self._invoke(node, inputs, attempt)
-            else:
+            elif self.run_limit is None:
                 async with self.rt.limiter.slot(node.kind):
+                    value = await self._invoke(node, inputs, attempt)
+            else:
+                async with self.run_limit, self.rt.limiter.slot(node.kind):
                     value = await self._invoke(node, inputs, attempt)
         except asyncio.CancelledError:
             raise
