@@ -64,6 +64,9 @@ class RegisteredFunction:
     """Run a sync function directly on the event loop (only for cheap, non-blocking code)."""
     is_async: bool = False
     takes_context: bool = False
+    value_positional: bool = False
+    """The function takes no ``value`` keyword (``str.upper``, ``len``): a lone ``value``
+    input is passed positionally instead."""
 
 
 class FunctionRegistry:
@@ -82,11 +85,15 @@ class FunctionRegistry:
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None))  # noqa: B004 - callable objects with async __call__
         try:
-            takes_context = "ctx" in inspect.signature(fn).parameters
+            params = inspect.signature(fn).parameters
         except (TypeError, ValueError):
-            takes_context = False
+            params = None
+        takes_context = params is not None and "ctx" in params
+        value_kw = params is not None and (
+            ("value" in params and params["value"].kind is not inspect.Parameter.POSITIONAL_ONLY)
+            or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()))
         item = RegisteredFunction(name, fn, inline=inline and not is_async, is_async=is_async,
-                                  takes_context=takes_context)
+                                  takes_context=takes_context, value_positional=not value_kw)
         self._items[name] = item
         return item
 

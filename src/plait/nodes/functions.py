@@ -29,11 +29,14 @@ def call_function(item: RegisteredFunction, inputs: Mapping[str, object],
     functions return an awaitable that runs them in a worker thread.
     """
     kwargs = dict(inputs)
+    args: tuple[object, ...] = ()
+    if item.value_positional and len(kwargs) == 1 and "value" in kwargs:
+        args = (kwargs.pop("value"),)
     if item.takes_context and ctx is not None:
         kwargs["ctx"] = ctx
     if item.inline or item.is_async:
-        return item.fn(**kwargs)
-    return asyncio.to_thread(item.fn, **kwargs)
+        return item.fn(*args, **kwargs)
+    return asyncio.to_thread(item.fn, *args, **kwargs)
 
 
 def _words(value: str) -> int:

@@ -77,10 +77,13 @@ class FunctionNode(BoundNode):
         self.inline = item.inline
         self.fn = item.fn
         self.pass_context = pass_context and item.takes_context
+        self.positional = item.value_positional
 
     def call(self, inputs: dict[str, object], ctx: RunContext, node_id: str
              ) -> object | Awaitable[object]:
         if self.inline and not self.pass_context:
+            if self.positional and len(inputs) == 1 and "value" in inputs:
+                return self.fn(inputs["value"])
             return self.fn(**inputs)
         return call_function(self.item, inputs, ctx if self.pass_context else None)
 
