@@ -61,6 +61,6 @@ __all__ = [
     "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "PlaitError",
     "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed", "RunFinished",
     "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError", "TokenDelta",
-    "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec", "__version__", "default_registry",
-    "load_spec",
+    "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec", "__version__",
+    "default_registry", "load_spec",
 ]

@@ -21,7 +21,7 @@ from plait import (
     TransientError,
     UsageError,
 )
-from plait.graph import scheduler
+from plait.graph import execution, scheduler
 from plait.graph.events import event_to_dict
 from plait.graph.state import NodeStatus
 
@@ -199,7 +199,9 @@ async def test_no_event_is_built_when_nobody_listens(monkeypatch: pytest.MonkeyP
 
     for name in ("RunStarted", "NodeStarted", "NodeOutput", "NodeSkipped", "NodeFailed",
                  "NodeRetrying", "RunFinished"):
-        monkeypatch.setattr(scheduler, name, forbidden)
+        for module in (scheduler, execution):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, forbidden)
     f = chain()
     c = f.condition("c", expression="value > 100", inputs=f.input("x", type="integer"))
     f.transform("never", expression="value", inputs=c.on(True))
@@ -230,7 +232,9 @@ async def test_typed_subscription_gets_only_its_types_and_builds_no_node_events(
         raise AssertionError("a node event was built for a run-level subscriber")
 
     for name in ("NodeStarted", "NodeOutput", "NodeSkipped", "NodeFailed", "NodeRetrying"):
-        monkeypatch.setattr(scheduler, name, forbidden)
+        for module in (scheduler, execution):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, forbidden)
     engine = Engine()
     finished = Recorder()
     engine.subscribe(finished, types={RunFinished})

@@ -1,0 +1,287 @@
+"""Executing one node: hooks, circuit breaker, concurrency slots, timeout and retries.
+
+:class:`NodeExecution` is the half of the run loop that deals with a single node; the
+scheduler (:mod:`plait.graph.scheduler`) owns the loop and the transitions between nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from abc import abstractmethod
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from plait.errors import NodeError, NodeTimeout
+from plait.graph.breaker import BreakerRegistry
+from plait.graph.compiler import CompiledGraph, CompiledNode
+from plait.graph.context import RunContext
+from plait.graph.events import NodeFailed, NodeOutput, NodeRetrying, NodeStarted
+from plait.graph.hooks import (
+    HookChain,
+    NodeCall,
+    NodeFailure,
+    NodeOutcome,
+    Replace,
+    Retry,
+    Skip,
+)
+from plait.graph.limits import Limiter
+from plait.graph.retry import RetryPolicy
+from plait.graph.state import Branch, NodeStatus, RunState, describe_error, error_code
+
+__all__ = ["DONE", "SKIP", "NodeExecution", "Outcome", "Runtime"]
+
+DONE: Final = 0
+SKIP: Final = 1
+Outcome = tuple[int, object]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Engine-wide machinery shared by every run of one engine."""
+
+    hooks: HookChain
+    limiter: Limiter
+    breakers: BreakerRegistry
+    fail_fast: bool
+    retry_max_delay: float | None
+    release_outputs: bool
+    rng: random.Random
+
+
+
+
+class NodeExecution(RunContext):
+    """Runs single nodes for a run; the scheduler subclass supplies the transitions."""
+
+    __slots__ = ()
+    graph: CompiledGraph
+    rt: Runtime
+    state: RunState
+    retry_cap: float | None
+    run_limit: asyncio.Semaphore | None
+
+    @abstractmethod
+    def _complete(self, i: int, value: object, duration: float | None) -> None: ...
+
+    @abstractmethod
+    def _skip(self, i: int, reason: str) -> None: ...
+
+    @abstractmethod
+    def _fail(self, i: int, exc: BaseException) -> None: ...
+
+    @abstractmethod
+    def _spawn(self, i: int, coro: Coroutine[object, object, Outcome]) -> None: ...
+
+    def _emit_failed(self, node: CompiledNode, exc: BaseException, attempt: int) -> None:
+        assert self.emit is not None
+        self.emit(NodeFailed(run_id=self.run_id, ts=time.time(), path=self.path,
+                             node_id=node.id, kind=node.kind, error=describe_error(exc),
+                             code=error_code(exc), attempt=attempt))
+
+    def _policy(self, node: CompiledNode) -> RetryPolicy | None:
+        if node.retry is None:
+            return None
+        return RetryPolicy.from_spec(node.retry, max_delay_cap=self.retry_cap)
+
+    def _run_inline(self, i: int, node: CompiledNode, inputs: dict[str, object]) -> None:
+        """An inline node with events or synchronous hooks, still without a task."""
+        st = self.state
+        hooks = self.rt.hooks
+        st.status[i] = NodeStatus.RUNNING
+        st.attempts[i] = 1
+        if hooks.before_node:
+            call = NodeCall(self.run_id, node.id, node.kind, inputs, 1, self.path)
+            decision = hooks.before_node_now(call)
+            if isinstance(decision, Skip):
+                self._skip(i, decision.reason)
+                return
+            if isinstance(decision, Replace):
+                self._complete(i, decision.value, None)
+                return
+            if decision is not call:
+                inputs = dict(decision.inputs)
+        emit = self.emit
+        t0 = time.perf_counter()
+        if emit is not None:
+            emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
+                             node_id=node.id, kind=node.kind, attempt=1))
+        try:
+            value = node.bound.call(inputs, self, node.id)
+        except Exception as exc:
+            self._inline_failed(i, inputs, exc)
+            return
+        if hooks.after_node:
+            after = hooks.after_node_now(NodeOutcome(self.run_id, node.id, node.kind, inputs,
+                                                     value, 1, self.path))
+            if isinstance(after, Retry):
+                self._retry(i, node, inputs, after.delay, NodeError(
+                    node.id, "after_node asked for a retry"), from_hook=True)
+                return
+            value = after
+        self._complete(i, value, time.perf_counter() - t0 if emit is not None else None)
+
+    def _inline_failed(self, i: int, inputs: dict[str, object], exc: Exception) -> None:
+        node = self.graph.nodes[i]
+        if self.emit is not None:
+            self._emit_failed(node, exc, 1)
+        hooks = self.rt.hooks
+        if hooks.on_node_error:
+            decision = hooks.on_error_now(NodeFailure(self.run_id, node.id, node.kind, inputs,
+                                                      exc, 1, self.path))
+            if isinstance(decision, Replace):
+                self._complete(i, decision.value, None)
+                return
+            if isinstance(decision, Skip):
+                self._skip(i, decision.reason)
+                return
+            if isinstance(decision, Retry):
+                self._retry(i, node, inputs, decision.delay, exc, from_hook=True)
+                return
+        policy = self._policy(node)
+        if policy is not None and policy.should_retry(exc, 1):
+            self._retry(i, node, inputs, policy.delay(1, self.rt.rng), exc)
+        else:
+            self._fail(i, exc)
+
+    def _retry(self, i: int, node: CompiledNode, inputs: dict[str, object], delay: float,
+               exc: BaseException, *, from_hook: bool = False) -> None:
+        """Continue an inline node's first attempt as a task: attempt 2 after ``delay``."""
+        policy = self._policy(node)
+        if from_hook and (policy is None or policy.max_attempts < 2):
+            self._fail(i, NodeError(node.id, "a hook asked for a retry, but all 1 attempts are "
+                                    "used (raise retry.max_attempts)", cause=exc))
+            return
+        self._emit_retrying(node, 2, delay, exc)
+        self._spawn(i, self._node_task(i, inputs, 2, delay))
+
+    def _emit_retrying(self, node: CompiledNode, attempt: int, delay: float,
+                       exc: BaseException) -> None:
+        if self.emit is not None:
+            self.emit(NodeRetrying(run_id=self.run_id, ts=time.time(), path=self.path,
+                                   node_id=node.id, attempt=attempt, delay=delay,
+                                   error=describe_error(exc)))
+
+    async def _node_task(self, i: int, inputs: dict[str, object], attempt: int,
+                         delay: float) -> Outcome:
+        node = self.graph.nodes[i]
+        rt = self.rt
+        hooks = rt.hooks
+        policy = self._policy(node)
+        max_attempts = policy.max_attempts if policy is not None else 1
+        emit = self.emit
+        while True:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.state.attempts[i] = attempt
+            call_inputs: Mapping[str, object] = inputs
+            if hooks.before_node:
+                decision = await hooks.run_before_node(NodeCall(
+                    self.run_id, node.id, node.kind, inputs, attempt, self.path))
+                if isinstance(decision, Skip):
+                    return SKIP, decision.reason
+                if isinstance(decision, Replace):
+                    return DONE, decision.value
+                call_inputs = decision.inputs
+            t0 = time.perf_counter()
+            if emit is not None:
+                emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
+                                 node_id=node.id, kind=node.kind, attempt=attempt))
+            try:
+                value = await self._attempt(node, call_inputs, attempt)
+                if hooks.after_node:
+                    after = await hooks.run_after_node(NodeOutcome(
+                        self.run_id, node.id, node.kind, call_inputs, value, attempt, self.path))
+                    if isinstance(after, Retry):
+                        if attempt >= max_attempts:
+                            raise NodeError(node.id, "after_node asked for a retry, but all "
+                                            f"{max_attempts} attempts are used (raise "
+                                            "retry.max_attempts)", attempts=attempt)
+                        delay = after.delay
+                        attempt += 1
+                        self._emit_retrying(node, attempt, delay, NodeError(
+                            node.id, "after_node asked for a retry"))
+                        continue
+                    value = after
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if emit is not None:
+                    self._emit_failed(node, exc, attempt)
+                if hooks.on_node_error:
+                    decision2 = await hooks.run_on_error(NodeFailure(
+                        self.run_id, node.id, node.kind, call_inputs, exc, attempt, self.path))
+                    if isinstance(decision2, Replace):
+                        return DONE, decision2.value
+                    if isinstance(decision2, Skip):
+                        return SKIP, decision2.reason
+                    if isinstance(decision2, Retry) and attempt < max_attempts:
+                        delay = decision2.delay
+                        attempt += 1
+                        self._emit_retrying(node, attempt, delay, exc)
+                        continue
+                if policy is not None and policy.should_retry(exc, attempt):
+                    delay = policy.delay(attempt, rt.rng)
+                    attempt += 1
+                    self._emit_retrying(node, attempt, delay, exc)
+                    continue
+                raise
+            if emit is not None:
+                emit(NodeOutput(run_id=self.run_id, ts=time.time(), path=self.path,
+                                node_id=node.id, kind=node.kind,
+                                value=value.value if type(value) is Branch else value,
+                                duration=time.perf_counter() - t0))
+            return DONE, value
+
+    async def _attempt(self, node: CompiledNode, inputs: Mapping[str, object],
+                       attempt: int) -> object:
+        breaker = self.rt.breakers.get(node.breaker) if node.breaker is not None else None
+        if breaker is not None:
+            breaker.before_call()
+        try:
+            if node.bound.container:
+                value = await self._invoke(node, inputs, attempt)
+            elif self.run_limit is None:
+                async with self.rt.limiter.slot(node.kind):
+                    value = await self._invoke(node, inputs, attempt)
+            else:
+                async with self.run_limit, self.rt.limiter.slot(node.kind):
+                    value = await self._invoke(node, inputs, attempt)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if breaker is not None:
+                breaker.record_failure()
+            raise
+        if breaker is not None:
+            breaker.record_success()
+        return value
+
+    async def _invoke(self, node: CompiledNode, inputs: Mapping[str, object],
+                      attempt: int) -> object:
+        if self.rt.hooks.wrap_node:
+            call_next = self.rt.hooks.wrap(lambda call: self._timed(node, call.inputs))
+            return await call_next(NodeCall(self.run_id, node.id, node.kind, inputs, attempt,
+                                            self.path))
+        return await self._timed(node, inputs)
+
+    async def _timed(self, node: CompiledNode, inputs: Mapping[str, object]) -> object:
+        if node.timeout is None:
+            return await self._call(node, inputs)
+        try:
+            async with asyncio.timeout(node.timeout) as scope:
+                return await self._call(node, inputs)
+        except TimeoutError:
+            if scope.expired():
+                raise NodeTimeout(node.id, node.timeout) from None
+            raise
+
+    async def _call(self, node: CompiledNode, inputs: Mapping[str, object]) -> object:
+        result = node.bound.call(dict(inputs), self, node.id)
+        if node.inline:
+            return result
+        return await result  # type: ignore[misc]
+
