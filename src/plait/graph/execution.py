@@ -7,6 +7,7 @@ scheduler (:mod:`plait.graph.scheduler`) owns the loop and the transitions betwe
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from abc import abstractmethod
@@ -33,6 +34,8 @@ from plait.graph.retry import RetryPolicy
 from plait.graph.state import Branch, NodeStatus, RunState, describe_error, error_code
 
 __all__ = ["DONE", "SKIP", "NodeExecution", "Outcome", "Runtime"]
+
+logger = logging.getLogger(__name__)
 
 DONE: Final = 0
 SKIP: Final = 1
@@ -160,6 +163,8 @@ class NodeExecution(RunContext):
 
     def _emit_retrying(self, node: CompiledNode, attempt: int, delay: float,
                        exc: BaseException) -> None:
+        logger.debug("retrying node in %.3fs: %s", delay, describe_error(exc),
+                     extra={"run_id": self.run_id, "node_id": node.id, "attempt": attempt})
         if self.emit is not None:
             self.emit(NodeRetrying(run_id=self.run_id, ts=time.time(), path=self.path,
                                    node_id=node.id, attempt=attempt, delay=delay,

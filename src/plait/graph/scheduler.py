@@ -8,6 +8,7 @@ inputs are resolved: there is no superstep barrier.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections import deque
@@ -40,6 +41,8 @@ from plait.graph.state import (
 from plait.types import RunStatus
 
 __all__ = ["Runner", "Runtime", "new_run_id"]
+
+logger = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -262,6 +265,8 @@ class Runner(NodeExecution):
         node = self.graph.nodes[i]
         st.status[i] = NodeStatus.FAILED
         st.errors[i] = exc
+        logger.info("node failed: %s", describe_error(exc),
+                    extra={"run_id": self.run_id, "node_id": node.id, "attempts": st.attempts[i]})
         if self.failure is None:
             self.failure = exc if isinstance(exc, NodeError) and exc.node_id == node.id else (
                 NodeError(node.id, describe_error(exc), cause=exc, attempts=st.attempts[i]))
