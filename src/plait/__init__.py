@@ -24,6 +24,7 @@ from plait.graph.builder import Ref
 from plait.graph.engine import Workflow
 from plait.graph.events import (
     Event,
+    NodeCancelled,
     NodeFailed,
     NodeOutput,
     NodeRetrying,
@@ -57,10 +58,10 @@ from plait.types import RunStatus
 
 __all__ = [
     "Branch", "Continue", "Engine", "Event", "Flow", "FunctionRegistry", "Hook", "InputError",
-    "KindRegistry", "Modify", "NodeCall", "NodeError", "NodeFailed", "NodeFailure", "NodeKind",
-    "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "PlaitError",
-    "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed", "RunFinished",
-    "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError", "TokenDelta",
-    "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec", "__version__",
-    "default_registry", "load_spec",
+    "KindRegistry", "Modify", "NodeCall", "NodeCancelled", "NodeError", "NodeFailed",
+    "NodeFailure", "NodeKind", "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped",
+    "NodeStarted", "PlaitError", "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed",
+    "RunFinished", "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError",
+    "TokenDelta", "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec",
+    "__version__", "default_registry", "load_spec",
 ]

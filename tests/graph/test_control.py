@@ -41,6 +41,7 @@ async def test_cancellation_mid_run_cancels_inflight_nodes(engine: Engine,
     finished = recorder.top()[-1]
     assert isinstance(finished, RunFinished)
     assert finished.status is RunStatus.CANCELLED
+    assert [type(e).__name__ for e in recorder.top()][-2:] == ["NodeCancelled", "RunFinished"]
 
 
 async def test_leaving_stream_early_cancels_the_run(engine: Engine) -> None:

@@ -21,6 +21,7 @@ from plait.graph.profiles import PROFILES
 from plait.graph.registry import FunctionRegistry, KindRegistry
 from plait.graph.scheduler import Runner, Runtime, new_run_id
 from plait.graph.spec import Profile, WorkflowSpec
+from plait.graph.specio import spec_from_data
 from plait.graph.state import RunResult
 
 __all__ = ["Engine", "Workflow", "WorkflowLike"]
@@ -129,17 +130,17 @@ class Engine:
                 return pydantic_problems(err, "")
         return self.compiler.validate(spec)
 
-    def compile(self, workflow: WorkflowLike) -> CompiledGraph:
+    def compile(self, workflow: WorkflowLike, *, source: str = "") -> CompiledGraph:
+        """Validate and compile (cached by spec digest); ``source`` names the file or place
+        the spec came from in a :class:`~plait.errors.SpecError`."""
         if isinstance(workflow, Workflow):
             return workflow.graph
         if not isinstance(workflow, WorkflowSpec):
-            from plait.graph.specio import spec_from_data
-
-            workflow = spec_from_data(workflow)
+            workflow = spec_from_data(workflow, source=source)
         key = workflow.digest()
         graph = self._cache.get(key)
         if graph is None:
-            graph = self.compiler.compile(workflow)
+            graph = self.compiler.compile(workflow, source=source)
             self._cache[key] = graph
             if len(self._cache) > 256:
                 self._cache.popitem(last=False)

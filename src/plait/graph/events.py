@@ -15,6 +15,7 @@ __all__ = [
     "RUN_EVENTS",
     "Event",
     "EventSink",
+    "NodeCancelled",
     "NodeFailed",
     "NodeOutput",
     "NodeRetrying",
@@ -81,6 +82,13 @@ class NodeRetrying(Event):
 class NodeSkipped(Event):
     node_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeCancelled(Event):
+    """A running node was cancelled (fail-fast, run timeout, or the run was cancelled)."""
+
+    node_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

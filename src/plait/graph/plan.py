@@ -18,9 +18,9 @@ __all__ = ["MissingField", "gather_inputs", "resolve", "start"]
 Decisions = tuple[list[int], list[tuple[int, str]]]
 """(nodes that may run now, (nodes skipped, reason))."""
 
-REASON_BRANCH = "branch not taken"
-REASON_UPSTREAM = "upstream skipped"
-REASON_FAILED = "upstream failed"
+REASON_BRANCH = "branch_not_taken"
+REASON_UPSTREAM = "upstream_skipped"
+REASON_FAILED = "upstream_failed"
 
 
 class MissingField:

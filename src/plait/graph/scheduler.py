@@ -19,6 +19,7 @@ from plait.graph import plan
 from plait.graph.compiler import CompiledGraph
 from plait.graph.events import (
     NO_SINKS,
+    NodeCancelled,
     NodeOutput,
     NodeSkipped,
     RunFinished,
@@ -297,7 +298,11 @@ class Runner(NodeExecution):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in tasks:
-            self.state.status[self.inflight.pop(task)] = NodeStatus.CANCELLED
+            i = self.inflight.pop(task)
+            self.state.status[i] = NodeStatus.CANCELLED
+            if self.emit is not None:
+                self.emit(NodeCancelled(run_id=self.run_id, ts=time.time(), path=self.path,
+                                        node_id=self.graph.nodes[i].id))
         self.completions.clear()
 
     # -- one node, with hooks, breaker, limits, timeout and retries ----------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -110,11 +110,12 @@ _FIELD_NOTES: dict[str, dict[str, str]] = {
         "max_delay": "the delay's upper bound, in seconds",
     },
     "RunSettings": {
-        "profile": "performance profile (`high_throughput`, `low_latency`, "
-                   "`memory_optimized`)",
+        "profile": "the engine profile `plait run` uses for this workflow (in Python the "
+                   "`Engine`'s own profile applies)",
         "fail_fast": "stop the run at the first failure (default) or let independent branches "
                      "finish",
-        "max_concurrency": "limit on concurrently running nodes",
+        "max_concurrency": "the global concurrency limit `plait run` uses for this workflow "
+                           "(in Python the `Engine`'s own limit applies)",
     },
 }
 
@@ -302,16 +303,17 @@ _FUNCTION_NOTES: dict[str, str] = {
 """Descriptions of built-in functions whose docstring is empty."""
 
 
-def _arguments(fn: object) -> str:
+def _arguments(fn: Callable[..., object]) -> str:
     try:
-        params = inspect.signature(fn).parameters.values()  # type: ignore[arg-type]
+        params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return ""
     shown = []
     for p in params:
         if p.name == "ctx":
             continue
-        stars = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        stars = ("*" if p.kind is p.VAR_POSITIONAL else
+                 "**" if p.kind is p.VAR_KEYWORD else "")
         default = "" if p.default is p.empty else f"={p.default!r}"
         shown.append(f"`{stars}{p.name}{default}`")
     return ", ".join(shown)

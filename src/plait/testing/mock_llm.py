@@ -375,12 +375,21 @@ class MockLLMServer:
         return self
 
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
             for writer in list(self._writers):
                 writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                await asyncio.wait_for(server.wait_closed(), 2)
+
+    async def _shutdown(self) -> None:
+        """Close, then cancel the connections still being served (the thread's loop ends)."""
+        await self.aclose()
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def __aenter__(self) -> Self:
         return await self.start()
@@ -410,7 +419,7 @@ class MockLLMServer:
             try:
                 loop.run_forever()
             finally:
-                loop.run_until_complete(self.aclose())
+                loop.run_until_complete(self._shutdown())
                 loop.close()
 
         self._thread = threading.Thread(target=serve, name="plait-mock-llm", daemon=True)
