@@ -13,6 +13,7 @@ import json
 from plait import Engine, Flow, Workflow
 
 SAMPLE = {"text": "Plait runs nodes\nas soon as their inputs\nare ready."}
+SUMMARY = "{{ value.words }} words on {{ value.lines }} lines ({{ value.chars }} characters)"
 
 
 def build() -> Workflow:
@@ -24,9 +25,7 @@ def build() -> Workflow:
     chars = flow.node("chars", "transform", function="length", inputs=text)
     # A list of inputs lands on ports named after the source nodes: words, lines, chars.
     stats = flow.node("stats", "transform", function="merge", inputs=[words, lines, chars])
-    summary = flow.transform(
-        "summary", inputs=stats,
-        template="{{ value.words }} words on {{ value.lines }} lines ({{ value.chars }} characters)")
+    summary = flow.transform("summary", template=SUMMARY, inputs=stats)
     flow.output("figures", stats)
     flow.output("report", summary)
     return flow.build()

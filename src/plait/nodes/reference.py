@@ -110,12 +110,13 @@ _FIELD_NOTES: dict[str, dict[str, str]] = {
         "max_delay": "the delay's upper bound, in seconds",
     },
     "RunSettings": {
-        "profile": "the engine profile `plait run` uses for this workflow (in Python the "
-                   "`Engine`'s own profile applies)",
+        "profile": "the profile whose run defaults (fail-fast, retry-delay cap, dropping "
+                   "intermediate outputs) this workflow's runs use; the engine keeps its "
+                   "limits",
         "fail_fast": "stop the run at the first failure (default) or let independent branches "
                      "finish",
-        "max_concurrency": "the global concurrency limit `plait run` uses for this workflow "
-                           "(in Python the `Engine`'s own limit applies)",
+        "max_concurrency": "at most this many of one run's nodes execute at once, within the "
+                           "engine's limits",
     },
 }
 
