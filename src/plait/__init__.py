@@ -11,15 +11,22 @@
 
 from plait.__about__ import __version__
 from plait.errors import (
+    CircuitOpenError,
     InputError,
+    LoopLimitExceeded,
     NodeError,
+    NodeTimeout,
     PlaitError,
+    Problem,
     RunError,
     RunFailed,
+    RunTimeout,
     SpecError,
+    SyncInAsyncError,
     TransientError,
     UsageError,
 )
+from plait.graph.breaker import BreakerConfig
 from plait.graph.builder import Ref
 from plait.graph.engine import Workflow
 from plait.graph.events import (
@@ -34,6 +41,7 @@ from plait.graph.events import (
     RunStarted,
     TokenDelta,
     ToolCalled,
+    event_to_dict,
 )
 from plait.graph.hooks import (
     Continue,
@@ -57,11 +65,12 @@ from plait.nodes.loader import load_spec
 from plait.types import RunStatus
 
 __all__ = [
-    "Branch", "Continue", "Engine", "Event", "Flow", "FunctionRegistry", "Hook", "InputError",
-    "KindRegistry", "Modify", "NodeCall", "NodeCancelled", "NodeError", "NodeFailed",
-    "NodeFailure", "NodeKind", "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped",
-    "NodeStarted", "PlaitError", "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed",
-    "RunFinished", "RunOutcome", "RunResult", "RunStarted", "RunStatus", "Skip", "SpecError",
-    "TokenDelta", "ToolCalled", "TransientError", "UsageError", "Workflow", "WorkflowSpec",
-    "__version__", "default_registry", "load_spec",
+    "Branch", "BreakerConfig", "CircuitOpenError", "Continue", "Engine", "Event", "Flow",
+    "FunctionRegistry", "Hook", "InputError", "KindRegistry", "LoopLimitExceeded", "Modify",
+    "NodeCall", "NodeCancelled", "NodeError", "NodeFailed", "NodeFailure", "NodeKind",
+    "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "NodeTimeout",
+    "PlaitError", "Problem", "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed",
+    "RunFinished", "RunOutcome", "RunResult", "RunStarted", "RunStatus", "RunTimeout", "Skip",
+    "SpecError", "SyncInAsyncError", "TokenDelta", "ToolCalled", "TransientError", "UsageError",
+    "Workflow", "WorkflowSpec", "__version__", "default_registry", "event_to_dict", "load_spec",
 ]

@@ -80,3 +80,56 @@ def test_child_files_are_inlined_relative_to_the_parent(tmp_path) -> None:  # ty
         "edges: [{from: $input.x, to: s.v}]\n")
     spec = load_spec(tmp_path / "parent.yaml")
     assert Engine().run_sync(spec, {"x": 21}).outputs == {"s": 42}
+
+
+def test_inline_children_and_param_defaults_are_canonical() -> None:
+    body = Flow("body")
+    v = body.input("v", type="integer")
+    body.output("out", body.transform("up", expression="value + 1", inputs=v))
+    parent = Flow("parent")
+    x = parent.input("x", type="integer")
+    parent.output("result", parent.subworkflow("sub", body, inputs={"v": x}))
+    parent.output("many", parent.map("each", body, items=parent.input("xs", type="list"),
+                                     item_input="v"))
+    yaml_text = """
+name: parent
+inputs: {x: {type: integer}, xs: {type: list}}
+nodes:
+  - id: sub
+    kind: subworkflow
+    params:
+      workflow:
+        name: body
+        inputs: {v: {type: integer}}
+        nodes: [{id: up, kind: transform, params: {expression: "value + 1"}},
+                {id: out, kind: output}]
+        edges: [{from: $input.v, to: up}, {from: up, to: out}]
+  - id: result
+    kind: output
+  - id: each
+    kind: map
+    params:
+      item_input: v
+      workflow:
+        name: body
+        inputs: {v: {type: integer}}
+        nodes: [{id: up, kind: transform, params: {expression: "value + 1"}},
+                {id: out, kind: output}]
+        edges: [{from: $input.v, to: up}, {from: up, to: out}]
+  - id: many
+    kind: output
+edges:
+  - {from: $input.x, to: sub.v}
+  - {from: sub, to: result}
+  - {from: $input.xs, to: each}
+  - {from: each, to: many}
+"""
+    from_yaml = Engine().compile(parse_spec(yaml_text)).spec
+    assert from_yaml.canonical_json() == parent.build().spec.canonical_json()
+
+
+def test_fields_of_workflow_inputs_cannot_be_wired() -> None:
+    f = Flow("fields")
+    person = f.input("person", type="object")
+    with pytest.raises(UsageError, match="cannot take field 'name' of workflow input 'person'"):
+        person["name"]

@@ -51,6 +51,10 @@ class Ref:
 
     def __getitem__(self, field: str) -> Ref:
         """``ref["answer"]``: one field of a mapping output."""
+        if self.node == INPUT_SOURCE:
+            raise UsageError(f"cannot take field {field!r} of workflow input {self.port!r}: "
+                             "edges carry whole inputs; add a transform with expression "
+                             f"'value.{field}' instead")
         return Ref(self.node, field, self.branch)
 
     def on(self, branch: str | bool) -> Ref:

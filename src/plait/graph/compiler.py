@@ -236,8 +236,12 @@ class Compiler(BindEnv):
                checked: dict[str, tuple[AnyKind, BaseModel, Ports]]) -> CompiledGraph:
         by_id = {node.id: i for i, node in enumerate(spec.nodes)}
         nodes: list[CompiledNode] = []
+        specs: list[NodeSpec] = []
         for i, node in enumerate(spec.nodes):
             kind, params, _ = checked[node.id]
+            # canonical params: what the kind's model makes of them, defaults included
+            node = node.model_copy(update={"params": params.model_dump(mode="json")})
+            specs.append(node)
             bound = kind.bind(node, params, self)
             nodes.append(CompiledNode(
                 index=i, id=node.id, kind=node.kind, spec=node, bound=bound,
@@ -270,7 +274,7 @@ class Compiler(BindEnv):
             compiled.out_edges = tuple(outs[compiled.index])
         roots = tuple(n.index for n in nodes if not any(
             edges[e].source != INPUT_INDEX for e in n.in_edges))
-        spec = spec.model_copy(update={"edges": normalized})
+        spec = spec.model_copy(update={"nodes": specs, "edges": normalized})
         results = tuple(n.index for n in nodes if n.output_name is not None) or tuple(
             n.index for n in nodes if not n.out_edges)
         return CompiledGraph(spec=spec, nodes=nodes, edges=edges, by_id=by_id, roots=roots,

@@ -58,6 +58,8 @@ class NodeOutput(Event):
     kind: str
     value: object
     duration: float
+    branch: str | None = None
+    """The branch label the node chose, when it returned a :class:`~plait.Branch`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

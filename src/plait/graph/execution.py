@@ -238,7 +238,8 @@ class NodeExecution(RunContext):
                 emit(NodeOutput(run_id=self.run_id, ts=time.time(), path=self.path,
                                 node_id=node.id, kind=node.kind,
                                 value=value.value if type(value) is Branch else value,
-                                duration=time.perf_counter() - t0))
+                                duration=time.perf_counter() - t0,
+                                branch=value.label if type(value) is Branch else None))
             return DONE, value
 
     async def _attempt(self, node: CompiledNode, inputs: Mapping[str, object],

@@ -237,7 +237,7 @@ class Runner(NodeExecution):
         if self.emit is not None and duration is not None:
             self.emit(NodeOutput(run_id=self.run_id, ts=time.time(), path=self.path,
                                  node_id=node.id, kind=node.kind, value=value,
-                                 duration=duration))
+                                 duration=duration, branch=label))
         runnable, skipped = plan.resolve(st, i, value, label)
         if self.release and node.output_name is None and node.out_edges:
             st.outputs[i] = RELEASED
