@@ -42,9 +42,12 @@ OLLAMA_PORT = 11434
 JOB_TIMEOUT = {"latency": 120.0, "burst": 300.0, "hooks": 120.0}
 
 
+PLAIT_SRC = ROOT / "src"  # --plait-src replaces it (e.g. a snapshot while plait is edited)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    paths = [str(ROOT), str(ROOT / "src")]
+    paths = [str(ROOT), str(PLAIT_SRC)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -91,6 +94,24 @@ def mock_server(port: int) -> Iterator[tuple[str, int]]:
             proc.wait()
 
 
+def _plait_source() -> dict[str, str]:
+    """Where the measured plait came from: the path, and the repository's commit."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=PLAIT_SRC, capture_output=True, text=True)
+        except OSError:
+            return ""
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "plait")
+    return {
+        "path": str(PLAIT_SRC),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "src_plait_modified": "yes" if dirty else "no",
+    }
+
+
 def run_worker(job: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
@@ -132,18 +153,37 @@ def plan(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.engine", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--only", action="append", metavar="SCENARIO", help=f"{list(SCENARIOS)}")
     parser.add_argument("--rows", action="append", metavar="ROW", help=f"{list(ROWS)}")
     parser.add_argument("--out", type=Path, help="output stem (default bench/results/engine)")
     parser.add_argument("--seed", type=int, default=2, help="shuffles the job order per round")
+    parser.add_argument(
+        "--plait-src", type=Path, help="measure the plait package under this folder (default src/)"
+    )
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="only rewrite the .md next to this .json"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        result = json.loads(args.render.read_text())
+        args.render.with_suffix(".md").write_text(report.markdown(result))
+        print(f"wrote {args.render.with_suffix('.md')}")
+        return 0
+    global PLAIT_SRC
+    if args.plait_src:
+        PLAIT_SRC = args.plait_src.resolve()
+    source = _plait_source()
     scenarios, rows = plan(args)
     rounds = args.rounds or (1 if args.quick else 5)
     partial = bool(args.only or args.rows) and not args.quick
-    stem = args.out or RESULTS / ("engine-quick" if args.quick else "engine-partial" if partial else "engine")
+    stem = args.out or RESULTS / (
+        "engine-quick" if args.quick else "engine-partial" if partial else "engine"
+    )
 
     skipped: dict[tuple[str, str], str] = {}
     jobs: list[dict[str, Any]] = []
@@ -171,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     needs_mock = any(ROWS[j["row"]].needs_mock for j in jobs)
     graphbit_port_busy = needs_mock and not _port_free(OLLAMA_PORT)
     mock_cm = (
-        mock_server(0 if graphbit_port_busy else OLLAMA_PORT) if needs_mock else contextlib.nullcontext(None)
+        mock_server(0 if graphbit_port_busy else OLLAMA_PORT)
+        if needs_mock
+        else contextlib.nullcontext(None)
     )
     records: list[dict[str, Any]] = []
     started = time.time()
@@ -192,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 else:
                     outcome = run_worker(job)
-                records.append({"round": rnd, "row": job["row"], "scenario": job["scenario"], **outcome})
+                records.append(
+                    {"round": rnd, "row": job["row"], "scenario": job["scenario"], **outcome}
+                )
                 status = "ok" if outcome["ok"] else "SKIP" if outcome.get("unsupported") else "FAIL"
                 print(
                     f"  round {rnd + 1}/{rounds}  {job['scenario']:<13} {job['row']:<19} "
@@ -208,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         argv=argv if argv is not None else sys.argv[1:],
         elapsed=elapsed,
+        plait_source=source,
     )
     stem.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")

@@ -84,6 +84,7 @@ def build(
     quick: bool,
     argv: Sequence[str],
     elapsed: float,
+    plait_source: dict[str, str],
 ) -> dict[str, Any]:
     kinds = {j["scenario"]: j["kind"] for j in jobs}
     counts = {j["scenario"]: j["count"] for j in jobs}
@@ -97,7 +98,9 @@ def build(
         ok = [r["metrics"] for r in per_round.values() if r["ok"]]
         bad = [r for r in per_round.values() if not r["ok"]]
         entry: dict[str, Any] = {
-            "status": "ok" if ok else ("unsupported" if bad and bad[0].get("unsupported") else "failed"),
+            "status": "ok"
+            if ok
+            else ("unsupported" if bad and bad[0].get("unsupported") else "failed"),
             "errors": sorted({r["error"] for r in bad}),
             "rss_mb": spread([m["peak_rss_mb"] for m in ok]),
         }
@@ -135,7 +138,10 @@ def build(
             ]
             if not pairs:
                 continue
-            entry = {"vs": base, "time": ratio_ci([primary(kind, p) / primary(kind, b) for p, b in pairs])}
+            entry = {
+                "vs": base,
+                "time": ratio_ci([primary(kind, p) / primary(kind, b) for p, b in pairs]),
+            }
             if kind == "burst":
                 entry["cpu"] = ratio_ci([p["cpu_s"] / b["cpu_s"] for p, b in pairs])
                 entry["rss"] = ratio_ci([p["peak_rss_mb"] / b["peak_rss_mb"] for p, b in pairs])
@@ -152,6 +158,7 @@ def build(
             "elapsed_s": round(elapsed, 1),
             "machine": _machine(),
             "versions": _versions(),
+            "plait_source": plait_source,
         },
         "rows": {name: {"label": r.label, "detail": r.detail} for name, r in ROWS.items()},
         "scenarios": {
@@ -171,7 +178,7 @@ def build(
 
 def _num(x: float | None, digits: int | None = None) -> str:
     if x is None:
-        return "–"
+        return "-"
     if digits is None:
         digits = 0 if abs(x) >= 100 else 1 if abs(x) >= 10 else 2
     return f"{x:,.{digits}f}"
@@ -184,7 +191,8 @@ def _cell(entry: dict[str, Any] | None, key: str, digits: int | None = None) -> 
         return "n/a" if entry["status"] != "failed" else "failed"
     s = entry[key]
     if s["n"] > 1:
-        return f"{_num(s['median'], digits)} <sub>[{_num(s['min'], digits)}–{_num(s['max'], digits)}]</sub>"
+        low, high = _num(s["min"], digits), _num(s["max"], digits)
+        return f"{_num(s['median'], digits)} <sub>[{low}, {high}]</sub>"
     return _num(s["median"], digits)
 
 
@@ -192,9 +200,9 @@ def _ratio(r: dict[str, Any] | None) -> str:
     if not r or r.get("geomean") is None:
         return ""
     g = r["geomean"]
-    text = f"**{_num(g)}×**"
+    text = f"**{_num(g)}x**"
     if r["low"] is not None:
-        text += f" <sub>[{_num(r['low'])}–{_num(r['high'])}]</sub>"
+        text += f" <sub>[{_num(r['low'])}, {_num(r['high'])}]</sub>"
     return text
 
 
@@ -216,7 +224,8 @@ def _against(value: float | None, limit: float, inclusive: bool, digits: int | N
 def _targets_table(res: dict[str, Any]) -> list[str]:
     s = res["summary"]
     lines = [
-        "| | target | plait, inline sync fns | plait, async fns | LangGraph here | LangGraph anchor |",
+        "| | target | plait, inline sync fns | plait, async fns | LangGraph here "
+        "| LangGraph anchor |",
         "|---|---|---|---|---|---|",
     ]
     for scenario, label in (
@@ -283,7 +292,10 @@ def _latency_table(res: dict[str, Any], cols: Sequence[str], key: str = "us") ->
 def _marginal_table(res: dict[str, Any], cols: Sequence[str]) -> list[str]:
     s = res["summary"]
     steps = [("chain10", "chain100", 90), ("chain100", "chain1000", 900)]
-    lines = ["| step | " + " | ".join(ROWS[c].label for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    lines = [
+        "| step | " + " | ".join(ROWS[c].label for c in cols) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
     any_row = False
     for lo, hi, added in steps:
         if lo not in s or hi not in s:
@@ -300,7 +312,8 @@ def _marginal_table(res: dict[str, Any], cols: Sequence[str]) -> list[str]:
 def _burst_table(res: dict[str, Any]) -> list[str]:
     s, r = res["summary"], res["ratios"]
     lines = [
-        "| scenario | row | runs | wall s | CPU s | peak RSS MB | RSS before burst MB | wall ÷ plait | CPU ÷ plait | RSS ÷ plait |",
+        "| scenario | row | runs | wall s | CPU s | peak RSS MB | RSS before burst MB "
+        "| wall ÷ plait | CPU ÷ plait | RSS ÷ plait |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, meta in res["scenarios"].items():
@@ -339,7 +352,7 @@ def _hooks_table(res: dict[str, Any]) -> list[str]:
     for v, label in names.items():
         us = _cell({"status": "ok", "x": entry["us"][v]}, "x")
         if v == "off":
-            lines.append(f"| {label} | {us} | – | | |")
+            lines.append(f"| {label} | {us} | | | |")
             continue
         ci = entry[v]
         interval = f"[{_num(ci['low'], 1)}, {_num(ci['high'], 1)}]" if ci["low"] is not None else ""
@@ -350,11 +363,16 @@ def _hooks_table(res: dict[str, Any]) -> list[str]:
 
 def _rss_table(res: dict[str, Any], cols: Sequence[str]) -> list[str]:
     s = res["summary"]
-    lines = ["| scenario | " + " | ".join(ROWS[c].label for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    lines = [
+        "| scenario | " + " | ".join(ROWS[c].label for c in cols) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
     for name, meta in res["scenarios"].items():
         if meta["kind"] != "latency":
             continue
-        cells = [_num(_median(s, name, c, "rss_mb"), 0) if c in s.get(name, {}) else "" for c in cols]
+        cells = [
+            _num(_median(s, name, c, "rss_mb"), 0) if c in s.get(name, {}) else "" for c in cols
+        ]
         lines.append(f"| {SCENARIOS[name].title} | " + " | ".join(cells) + " |")
     return lines
 
@@ -364,7 +382,8 @@ def _notes(res: dict[str, Any]) -> list[str]:
     for scenario, rows in res["summary"].items():
         for row, entry in rows.items():
             for err in entry.get("errors", []):
-                tag = {"ok": "some rounds failed", "failed": "failed"}.get(entry["status"], entry["status"])
+                tags = {"ok": "some rounds failed", "failed": "failed"}
+                tag = tags.get(entry["status"], entry["status"])
                 out.append(f"- **{scenario} / {ROWS[row].label}** ({tag}): {err}")
     return out
 
@@ -385,8 +404,9 @@ DIFFERENCES = """\
   `mock:latest`), then POSTs `/api/chat`, on a new TCP connection, with a new HTTP client that
   re-reads the system CA store (strace: ~290 certificate files opened per agent call). plait's
   HTTP rows make one POST per node over pooled keep-alive connections. Most of GraphBit's
-  ~4 ms per agent node is that client set-up, not its scheduler; its transform rows show its
-  per-node scheduling cost.
+  4-5 ms per agent node is that client set-up, not its scheduler; its transform rows show its
+  per-node scheduling cost. Its parallel agent branches did not overlap here: a fan-out of 5
+  agents + join took about as long as 6 agent calls in a row.
 - **Node counts.** A chain of n has n nodes everywhere. A fan-out of n has n branches and a
   join (n + 1 nodes; the workflow input feeds the branches); the "1 agent/HTTP node + ..."
   rows add the head node (n + 2).
@@ -405,13 +425,13 @@ METHOD = """\
 Each (row, scenario) runs in a fresh Python subprocess once per round; the rounds interleave
 every job in a shuffled order, so slow phases of the machine hit all frameworks alike. Each
 workflow is built or compiled once, outside the timed loop. A latency job warms up (at least
-3 runs), then times batches of runs of about 20 ms each for the scenario's budget (0.5–1 s);
+3 runs), then times batches of runs of about 20 ms each for the scenario's budget (0.3 to 0.5 s);
 its figure is the median over batches of the mean time per run, wall clock, for runs made one
 after the other. Ratios are computed per round (peer ÷ plait, both from the same round) and
 summarised as a geometric mean with a 95 % Student-t interval on the log ratios (no interval
-with a single round). The hooks job runs one workflow (a 10-node chain of inline fns) on four
+with a single round). The hooks job runs one workflow (a 10-node chain of inline fns) on five
 engines in one process, interleaving batches; the overhead is the median of the per-cycle
-ratios to the bare engine, averaged over rounds.
+ratios to the bare engine, averaged over rounds (its interval is a t interval on that mean).
 """
 
 
@@ -426,28 +446,50 @@ def markdown(res: dict[str, Any]) -> str:
         f"{meta['elapsed_s']:.0f} s. Machine: {m['cpu']}, {m['cores']} cores"
         + (f", {m['memory_gib']} GiB" if m.get("memory_gib") else "")
         + f", {m['system']}, Python {m['python']}. Versions: plait {v['plait']}, "
-        f"LangGraph {v['langgraph']} (langchain-core {v['langchain-core']}), GraphBit {v['graphbit']}.",
+        f"LangGraph {v['langgraph']} (langchain-core {v['langchain-core']}), "
+        f"GraphBit {v['graphbit']}. plait measured at commit "
+        f"`{meta['plait_source']['commit']}`"
+        + (" (with local changes)" if meta["plait_source"]["src_plait_modified"] == "yes" else "")
+        + ".",
         "",
-        "Cells are the median over rounds with [min–max]; ratios are peer ÷ plait (above 1: "
+        "Cells are the median over rounds with [min, max]; ratios are peer ÷ plait (above 1: "
         "plait is faster or smaller), geometric mean over rounds with a 95 % confidence "
         "interval. Raw measurements: `engine.json`.",
     ]
     if meta["quick"]:
-        out += ["", "> **Quick smoke run**: tiny budgets and burst sizes; do not quote these figures."]
+        out += [
+            "",
+            "> **Quick smoke run**: tiny budgets and burst sizes; do not quote these figures.",
+        ]
     out += ["", "## Targets (issue 2)", "", *_targets_table(res)]
     out += ["", "## Latency per run (µs), zero-latency nodes", "", *_latency_table(res, plain)]
-    out += ["", "CPU per run (µs of process CPU time):", "", *_latency_table(res, plain, key="cpu_us")]
+    out += [
+        "",
+        "CPU per run (µs of process CPU time):",
+        "",
+        *_latency_table(res, plain, key="cpu_us"),
+    ]
     marginal = _marginal_table(res, plain + mock)
     if marginal:
         out += ["", "### Cost of one more node (µs, from the chain medians)", "", *marginal]
-    out += ["", "## Against GraphBit: nodes that call the mock LLM (µs per run)", "", *_latency_table(res, mock)]
+    out += [
+        "",
+        "## Against GraphBit: nodes that call the mock LLM (µs per run)",
+        "",
+        *_latency_table(res, mock),
+    ]
     burst = _burst_table(res)
     if len(burst) > 2:
         out += ["", "## Bursts of concurrent runs on one core", "", *burst]
     hooks = _hooks_table(res)
     if hooks:
         out += ["", "## Idle hooks and event subscribers (plait, 10-node chain)", "", *hooks]
-    out += ["", "## Peak RSS per latency subprocess (MB, imports included)", "", *_rss_table(res, plain + mock)]
+    out += [
+        "",
+        "## Peak RSS per latency subprocess (MB, imports included)",
+        "",
+        *_rss_table(res, plain + mock),
+    ]
     out += ["", "## What differs between the rows", "", DIFFERENCES.rstrip()]
     notes = _notes(res)
     if notes:

@@ -143,7 +143,7 @@ SCENARIOS: dict[str, Scenario] = {
             1000,
             _LAT,
             "chain of 1000 nodes",
-            budget=0.8,
+            budget=0.5,
             max_runs=200,
         ),
         Scenario("fanout5", "latency", "fanout", 5, _LAT, "fan-out 5 + join"),
@@ -181,7 +181,7 @@ SCENARIOS: dict[str, Scenario] = {
             10,
             ("plait/inline",),
             "idle hooks / event subscriber on vs off (plait)",
-            budget=1.5,
+            budget=1.0,
         ),
     )
 }

@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 
 MARKER = "BENCH-RESULT "
 BATCH_SECONDS = 0.02
-SLOW_RUN_SECONDS = 2.0  # a warm-up slower than this is followed by a single measured run
+SLOW_RUN_SECONDS = 2.0  # a first run slower than this is the measurement (one cold run)
 
 
 def _peak_rss_mb() -> float:
@@ -70,18 +70,34 @@ def _summarise(batches: list[float], runs: int, wall: float, cpu: float) -> dict
     }
 
 
+def _single(first: float, cpu: float) -> dict[str, Any]:
+    """A run slower than SLOW_RUN_SECONDS is measured once, cold: warm-up would not pay."""
+    return {
+        "us": first * 1e6,
+        "mean_us": first * 1e6,
+        "min_batch_us": first * 1e6,
+        "cpu_us": cpu * 1e6,
+        "runs": 1,
+        "batches": 1,
+        "first_us": first * 1e6,
+        "cold": True,
+    }
+
+
 def measure_sync(run: Callable[[], object], check: Callable[[object], None], job: dict[str, Any]):
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
     check(run())
-    first = time.perf_counter() - started
+    first, first_cpu = time.perf_counter() - started, _cpu() - cpu_started
+    if first >= SLOW_RUN_SECONDS:
+        return _single(first, first_cpu)
     warm_until = time.perf_counter() + min(0.2, job["budget"] / 4)
     per_run, warm, min_warm = first, 0, (3 if first < 0.1 else 0)
-    while first < SLOW_RUN_SECONDS and (warm < min_warm or time.perf_counter() < warm_until):
+    while warm < min_warm or time.perf_counter() < warm_until:
         t = time.perf_counter()
         check(run())
         per_run = time.perf_counter() - t
         warm += 1
-    size = 1 if first >= SLOW_RUN_SECONDS else _batch_size(per_run)
+    size = _batch_size(per_run)
     gc.collect()
     batches: list[float] = []
     runs, cpu0, wall0 = 0, _cpu(), time.perf_counter()
@@ -92,7 +108,7 @@ def measure_sync(run: Callable[[], object], check: Callable[[object], None], job
             run()
         batches.append((time.perf_counter() - t) / size)
         runs += size
-        if first >= SLOW_RUN_SECONDS or time.perf_counter() >= deadline:
+        if time.perf_counter() >= deadline:
             break
         if runs + size > job["max_runs"]:
             break
@@ -104,17 +120,19 @@ def measure_sync(run: Callable[[], object], check: Callable[[object], None], job
 async def measure_async(
     arun: Callable[[], Awaitable[object]], check: Callable[[object], None], job: dict[str, Any]
 ):
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu()
     check(await arun())
-    first = time.perf_counter() - started
+    first, first_cpu = time.perf_counter() - started, _cpu() - cpu_started
+    if first >= SLOW_RUN_SECONDS:
+        return _single(first, first_cpu)
     warm_until = time.perf_counter() + min(0.2, job["budget"] / 4)
     per_run, warm, min_warm = first, 0, (3 if first < 0.1 else 0)
-    while first < SLOW_RUN_SECONDS and (warm < min_warm or time.perf_counter() < warm_until):
+    while warm < min_warm or time.perf_counter() < warm_until:
         t = time.perf_counter()
         check(await arun())
         per_run = time.perf_counter() - t
         warm += 1
-    size = 1 if first >= SLOW_RUN_SECONDS else _batch_size(per_run)
+    size = _batch_size(per_run)
     gc.collect()
     batches: list[float] = []
     runs, cpu0, wall0 = 0, _cpu(), time.perf_counter()
@@ -125,7 +143,7 @@ async def measure_async(
             await arun()
         batches.append((time.perf_counter() - t) / size)
         runs += size
-        if first >= SLOW_RUN_SECONDS or time.perf_counter() >= deadline:
+        if time.perf_counter() >= deadline:
             break
         if runs + size > job["max_runs"]:
             break

@@ -16,6 +16,7 @@ bursts). The model is named ``mock:latest`` because GraphBit pulls any model who
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import graphbit
@@ -34,13 +35,13 @@ def _node(variant: str, name: str, prompt: str, *, head: bool = False) -> Any:
 def _workflow(variant: str, shape: str, n: int) -> Any:
     wf = graphbit.Workflow(f"{shape}{n}")
     if shape == "chain":
-        ids = [
-            wf.add_node(_node(variant, f"n{i}", f"step {i}", head=i == 0)) for i in range(n)
-        ]
-        for a, b in zip(ids, ids[1:], strict=False):
+        ids = [wf.add_node(_node(variant, f"n{i}", f"step {i}", head=i == 0)) for i in range(n)]
+        for a, b in itertools.pairwise(ids):
             wf.connect(a, b)
     else:
-        head = wf.add_node(_node(variant, "head", "start", head=True)) if variant != "agent" else None
+        head = None
+        if variant == "transform":
+            head = wf.add_node(_node(variant, "head", "start", head=True))
         branches = [wf.add_node(_node(variant, f"b{i}", f"branch {i}")) for i in range(n)]
         join = wf.add_node(_node(variant, "join", "join the branches"))
         for b in branches:

@@ -15,6 +15,10 @@ from langgraph.graph import END, START, StateGraph
 from bench.sides import Target, Unsupported, check_equal, expected
 
 
+class ChainState(TypedDict):
+    x: int
+
+
 def _inc(state: dict[str, Any]) -> dict[str, Any]:
     return {"x": state["x"] + 1}
 
@@ -53,8 +57,7 @@ def _join(keys: list[str], is_async: bool) -> Any:
 
 def _compile(shape: str, n: int, is_async: bool) -> tuple[Any, str]:
     if shape == "chain":
-        chain_state = TypedDict("ChainState", {"x": int})  # type: ignore[operator]
-        graph = StateGraph(chain_state)
+        graph = StateGraph(ChainState)
         previous = START
         for i in range(n):
             graph.add_node(f"n{i}", _ainc if is_async else _inc)

@@ -11,10 +11,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from plait import Continue, Engine, Flow, Hook
-
 from bench.ollama_client import OllamaChat
 from bench.sides import Target, Unsupported, check_equal, expected
+from plait import Continue, Engine, Flow, Hook
 
 
 def inc(value: int) -> int:
@@ -104,7 +103,8 @@ def build(variant: str, shape: str, n: int, mock: tuple[str, int] | None = None)
 
         def check(result: object) -> None:
             out = result.outputs["result"]  # type: ignore[attr-defined]
-            assert isinstance(out, str) and out, f"unexpected output {out!r}"
+            assert isinstance(out, str), f"unexpected output {out!r}"
+            assert out, "empty output"
 
         return Target(check, arun=lambda: engine.run(wf, inputs), aclose=client.aclose)
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from plait.testing import LLMRequest, MockLLMServer, Reply, Script
-from plait.testing.mock_llm import HTTPRequest, HTTPResponder, Router, hash_reply, tokenize
+from plait.testing.mock_http import HTTPRequest, HTTPResponder, Router
+from plait.testing.mock_llm import hash_reply, tokenize
 
 
 def call(url: str, path: str, body: object | None = None, method: str | None = None) -> bytes:
@@ -231,20 +232,27 @@ def test_tokenize_keeps_the_whitespace() -> None:
 
 
 def test_it_runs_from_the_command_line() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plait.testing", "--port", "0", "--reply", "cli"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = line.rsplit(" ", 1)[-1].strip()
-        assert url.startswith("http://127.0.0.1:")
-        assert call_json(url, "/api/chat", chat("x", stream=False))["message"] == {
-            "role": "assistant",
-            "content": "cli",
-        }
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    command = [sys.executable, "-m", "plait.testing", "--port", "0", "--reply", "cli"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().rsplit(" ", 1)[-1].strip()
+            assert url.startswith("http://127.0.0.1:")
+            assert call_json(url, "/api/chat", chat("x", stream=False))["message"] == {
+                "role": "assistant",
+                "content": "cli",
+            }
+        finally:
+            proc.terminate()
+
+
+def test_stopping_mid_stream_closes_cleanly() -> None:
+    server = MockLLMServer(["a b c d"], token_delay=0.5).start_in_thread()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("POST", "/api/chat", body=json.dumps(chat("x", stream=True)))
+    response = conn.getresponse()
+    assert response.status == 200
+    server.stop()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.url
+    conn.close()

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from abc import abstractmethod
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,7 +77,8 @@ class NodeExecution(RunContext):
     def _fail(self, i: int, exc: BaseException) -> None: ...
 
     @abstractmethod
-    def _spawn(self, i: int, coro: Coroutine[object, object, Outcome]) -> None: ...
+    def _spawn(self, i: int, inputs: dict[str, object], attempt: int, delay: float) -> None:
+        """Run attempt ``attempt`` (after ``delay`` seconds) of node ``i`` in its own task."""
 
     def _emit_failed(self, node: CompiledNode, exc: BaseException, attempt: int) -> None:
         assert self.emit is not None
@@ -159,7 +160,7 @@ class NodeExecution(RunContext):
                                     "used (raise retry.max_attempts)", cause=exc))
             return
         self._emit_retrying(node, 2, delay, exc)
-        self._spawn(i, self._node_task(i, inputs, 2, delay))
+        self._spawn(i, inputs, 2, delay)
 
     def _emit_retrying(self, node: CompiledNode, attempt: int, delay: float,
                        exc: BaseException) -> None:
@@ -247,21 +248,29 @@ class NodeExecution(RunContext):
         breaker = self.rt.breakers.get(node.breaker) if node.breaker is not None else None
         if breaker is not None:
             breaker.before_call()
+        slots: tuple[asyncio.Semaphore, ...] = ()
+        if not node.bound.container:
+            slots = self.rt.limiter.semaphores(node.kind)
+            if self.run_limit is not None:
+                slots = (self.run_limit, *slots)
+        taken = 0
         try:
-            if node.bound.container:
-                value = await self._invoke(node, inputs, attempt)
-            elif self.run_limit is None:
-                async with self.rt.limiter.slot(node.kind):
-                    value = await self._invoke(node, inputs, attempt)
+            for slot in slots:
+                await slot.acquire()
+                taken += 1
+            if node.timeout is None and not self.rt.hooks.wrap_node:
+                value = await self._call(node, inputs)
             else:
-                async with self.run_limit, self.rt.limiter.slot(node.kind):
-                    value = await self._invoke(node, inputs, attempt)
+                value = await self._invoke(node, inputs, attempt)
         except asyncio.CancelledError:
             raise
         except Exception:
             if breaker is not None:
                 breaker.record_failure()
             raise
+        finally:
+            for slot in slots[:taken]:
+                slot.release()
         if breaker is not None:
             breaker.record_success()
         return value

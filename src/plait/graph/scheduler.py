@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 
 from plait.errors import NodeError, PlaitError, RunTimeout
 from plait.graph import plan
@@ -26,7 +26,7 @@ from plait.graph.events import (
     RunStarted,
     Sinks,
 )
-from plait.graph.execution import DONE, NodeExecution, Outcome, Runtime
+from plait.graph.execution import DONE, NodeExecution, Runtime
 from plait.graph.hooks import RunCall, RunOutcome
 from plait.graph.inputs import resolve_inputs
 from plait.graph.profiles import PROFILES
@@ -55,7 +55,6 @@ class Runner(NodeExecution):
 
     __slots__ = (
         "aborting",
-        "completions",
         "emit_run",
         "fail_fast",
         "failure",
@@ -66,8 +65,8 @@ class Runner(NodeExecution):
         "retry_cap",
         "rt",
         "run_limit",
+        "settled",
         "state",
-        "wakeup",
     )
 
     def __init__(self, graph: CompiledGraph, rt: Runtime, *, run_id: str,
@@ -90,9 +89,8 @@ class Runner(NodeExecution):
         self.run_limit = (asyncio.Semaphore(settings.max_concurrency)
                           if settings.max_concurrency is not None else None)
         self.queue: deque[int] = deque()
-        self.inflight: dict[asyncio.Task[Outcome], int] = {}
-        self.completions: deque[asyncio.Task[Outcome]] = deque()
-        self.wakeup: asyncio.Future[None] | None = None
+        self.inflight: dict[asyncio.Task[None], int] = {}
+        self.settled: asyncio.Future[None] | None = None
         self.failure: PlaitError | None = None
         self.aborting = False
 
@@ -137,6 +135,9 @@ class Runner(NodeExecution):
             await self._abort()
             self._finish(RunStatus.CANCELLED, started)
             raise
+        except BaseException:
+            await self._abort()
+            raise
         status = RunStatus.FAILED if self.failure is not None else RunStatus.COMPLETED
         result = self._finish(status, started)
         if rt.hooks.after_run:
@@ -163,64 +164,79 @@ class Runner(NodeExecution):
                          duration, st)
 
     async def _loop(self) -> None:
+        runnable, _ = plan.start(self.state, self.inputs)
+        self.queue.extend(runnable)
+        self._pump()
+        if self.inflight and not self.aborting:
+            self.settled = asyncio.get_running_loop().create_future()
+            await self.settled
+
+    def _pump(self) -> None:
+        """Start every node in the queue: inline ones run right here, others get a task.
+
+        Called by the run at its start and by each node task as it settles, so a finished
+        async node starts its successors in the same event-loop turn (no wake-up round trip
+        through the run's own task)."""
         st = self.state
-        emit = self.emit
-        runnable, _ = plan.start(st, self.inputs)
         queue = self.queue
-        queue.extend(runnable)
         nodes = self.graph.nodes
+        emit = self.emit
+        release = self.release
         fast_ok = self.rt.hooks.sync
         plain = emit is None and not self.rt.hooks.node_hooks
-        release = self.release
-        completions = self.completions
-        loop = asyncio.get_running_loop()
-        while True:
-            while queue and not self.aborting:
-                i = queue.popleft()
-                node = nodes[i]
-                try:
-                    inputs = plan.gather_inputs(st, i, release=release)
-                except NodeError as exc:
+        while queue and not self.aborting:
+            i = queue.popleft()
+            node = nodes[i]
+            try:
+                inputs = plan.gather_inputs(st, i, release=release)
+            except NodeError as exc:
+                st.attempts[i] = 1
+                if emit is not None:
+                    self._emit_failed(node, exc, 1)
+                self._fail(i, exc)
+                continue
+            if node.inline and fast_ok and node.breaker is None:
+                if plain:
+                    st.status[i] = NodeStatus.RUNNING
                     st.attempts[i] = 1
-                    if emit is not None:
-                        self._emit_failed(node, exc, 1)
-                    self._fail(i, exc)
-                    continue
-                if node.inline and fast_ok and node.breaker is None:
-                    if plain:
-                        st.status[i] = NodeStatus.RUNNING
-                        st.attempts[i] = 1
-                        try:
-                            value = node.bound.call(inputs, self, node.id)
-                        except Exception as exc:
-                            self._inline_failed(i, inputs, exc)
-                            continue
-                        self._complete(i, value, None)
-                    else:
-                        self._run_inline(i, node, inputs)
+                    try:
+                        value = node.bound.call(inputs, self, node.id)
+                    except Exception as exc:
+                        self._inline_failed(i, inputs, exc)
+                        continue
+                    self._complete(i, value, None)
                 else:
-                    self._spawn(i, self._node_task(i, inputs, 1, 0.0))
-            if self.aborting or not self.inflight:
-                return
-            if not completions:
-                self.wakeup = loop.create_future()
-                await self.wakeup
-                self.wakeup = None
-            while completions and not self.aborting:
-                task = completions.popleft()
-                i = self.inflight.pop(task)
-                if task.cancelled():
-                    st.status[i] = NodeStatus.CANCELLED
-                    continue
-                error = task.exception()
-                if error is not None:
-                    self._fail(i, error)
-                    continue
-                what, value = task.result()
+                    self._run_inline(i, node, inputs)
+            else:
+                self._spawn(i, inputs, 1, 0.0)
+
+    async def _settle(self, i: int, inputs: dict[str, object], attempt: int,
+                      delay: float) -> None:
+        """Run one node's task to its end, then apply the outcome and start what it unblocks."""
+        try:
+            what, value = await self._node_task(i, inputs, attempt, delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if not self.aborting:
+                self._fail(i, exc)
+        else:
+            self.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            if not self.aborting:
                 if what == DONE:
                     self._complete(i, value, None)
                 else:
                     self._skip(i, str(value))
+        settled = self.settled
+        try:
+            self._pump()
+        except BaseException as exc:  # an engine or hook bug: hand it to the run
+            if settled is not None and not settled.done():
+                settled.set_exception(exc)
+            raise
+        if (self.aborting or not self.inflight) and settled is not None and not settled.done():
+            settled.set_result(None)
 
     # -- transitions ---------------------------------------------------------------------
     def _complete(self, i: int, value: object, duration: float | None) -> None:
@@ -279,17 +295,9 @@ class Runner(NodeExecution):
         if skipped and self.emit is not None:
             self._emit_skips(skipped)
 
-    def _spawn(self, i: int, coro: Coroutine[object, object, Outcome]) -> None:
+    def _spawn(self, i: int, inputs: dict[str, object], attempt: int, delay: float) -> None:
         self.state.status[i] = NodeStatus.RUNNING
-        task = asyncio.ensure_future(coro)
-        self.inflight[task] = i
-        task.add_done_callback(self._on_done)
-
-    def _on_done(self, task: asyncio.Task[Outcome]) -> None:
-        self.completions.append(task)
-        wakeup = self.wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
+        self.inflight[asyncio.ensure_future(self._settle(i, inputs, attempt, delay))] = i
 
     async def _abort(self) -> None:
         tasks = list(self.inflight)
@@ -299,10 +307,11 @@ class Runner(NodeExecution):
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in tasks:
             i = self.inflight.pop(task)
+            if self.state.status[i] is not NodeStatus.RUNNING:
+                continue
             self.state.status[i] = NodeStatus.CANCELLED
             if self.emit is not None:
                 self.emit(NodeCancelled(run_id=self.run_id, ts=time.time(), path=self.path,
                                         node_id=self.graph.nodes[i].id))
-        self.completions.clear()
 
     # -- one node, with hooks, breaker, limits, timeout and retries ----------------------

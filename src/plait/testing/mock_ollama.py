@@ -16,15 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from plait.testing.mock_llm import (
-    Handler,
-    HTTPRequest,
-    HTTPResponder,
-    JSONObject,
-    LLMRequest,
-    Router,
-    tokenize,
-)
+from plait.testing.mock_http import Handler, HTTPRequest, HTTPResponder, JSONObject, Router
+from plait.testing.mock_llm import LLMRequest, tokenize
 
 if TYPE_CHECKING:
     from plait.testing.mock_llm import MockLLMServer
