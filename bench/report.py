@@ -12,7 +12,7 @@ from typing import Any
 from bench.scenarios import ANCHORS, MOCK_ROWS, PAIRS, PLAIN_ROWS, ROWS, SCENARIOS, TARGETS
 from bench.stats import mean_ci, ratio_ci, spread
 
-HOOK_VARIANTS = ("hooks", "events", "both", "unsubscribed")
+HOOK_VARIANTS = ("hooks", "events", "run_events", "both", "unsubscribed")
 
 # --------------------------------------------------------------------------- summary
 
@@ -262,6 +262,7 @@ def _targets_table(res: dict[str, Any]) -> list[str]:
         for variant, label in (
             ("hooks", "idle hook, overhead %"),
             ("events", "idle event subscriber, overhead %"),
+            ("run_events", "idle subscriber to run events only, overhead %"),
             ("unsubscribed", "subscriber removed again, overhead %"),
         ):
             ci = hooks[variant]
@@ -346,6 +347,7 @@ def _hooks_table(res: dict[str, Any]) -> list[str]:
         "off": "no hooks, no subscriber",
         "hooks": "idle hook (before_node + after_node return Continue())",
         "events": "idle event subscriber (`engine.subscribe(lambda e: None)`)",
+        "run_events": "idle subscriber to run events only (`types={RunStarted, RunFinished}`)",
         "both": "idle hook + idle subscriber",
         "unsubscribed": "a subscriber that unsubscribed again",
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.ollama_client import OllamaChat
 from bench.sides import Target, Unsupported, check_equal, expected
-from plait import Continue, Engine, Flow, Hook
+from plait import Continue, Engine, Flow, Hook, RunFinished, RunStarted
 
 
 def inc(value: int) -> int:
@@ -117,8 +117,9 @@ def build(variant: str, shape: str, n: int, mock: tuple[str, int] | None = None)
 
 
 def hook_targets(shape: str, n: int) -> dict[str, Target]:
-    """One workflow, five engines: nothing, an idle hook, an idle subscriber, both, and one
-    whose subscriber has unsubscribed again (events must then cost nothing)."""
+    """One workflow, six engines: nothing, an idle hook, an idle subscriber, an idle
+    subscriber to run-level events only, both, and one whose subscriber has unsubscribed
+    again (events must then cost nothing)."""
     wf = workflow("inline", shape, n)
     want = check_equal(expected(shape, n))
 
@@ -132,10 +133,12 @@ def hook_targets(shape: str, n: int) -> dict[str, Target]:
         "off": Engine(),
         "hooks": Engine(hooks=[IdleHook()]),
         "events": Engine(),
+        "run_events": Engine(),
         "both": Engine(hooks=[IdleHook()]),
         "unsubscribed": Engine(),
     }
     engines["events"].subscribe(noop)
+    engines["run_events"].subscribe(noop, types={RunStarted, RunFinished})
     engines["both"].subscribe(noop)
     engines["unsubscribed"].subscribe(noop)()
     inputs = {"x": 0}
