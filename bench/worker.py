@@ -8,8 +8,8 @@ one line ``BENCH-RESULT {json}`` is printed on stdout.
   scenario's budget; the figure is the median over batches of the mean time per run.
 - burst: pin to CPU 0 *before* importing anything heavy, run one warm-up, then start
   ``count`` runs at once with ``asyncio.gather``; wall time, CPU seconds, peak RSS.
-- hooks: one workflow on six plait engines (nothing / idle hook / idle subscriber / run-events subscriber / both /
-  a subscriber that unsubscribed), batches interleaved round-robin; overhead from the
+- hooks: one workflow on six plait engines (nothing / idle hook / idle subscriber /
+  run-events subscriber / both / a subscriber that unsubscribed), batches interleaved round-robin; overhead from the
   per-cycle ratios against "off".
 """
 
