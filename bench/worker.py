@@ -9,8 +9,8 @@ one line ``BENCH-RESULT {json}`` is printed on stdout.
 - burst: pin to CPU 0 *before* importing anything heavy, run one warm-up, then start
   ``count`` runs at once with ``asyncio.gather``; wall time, CPU seconds, peak RSS.
 - hooks: one workflow on six plait engines (nothing / idle hook / idle subscriber /
-  run-events subscriber / both / a subscriber that unsubscribed), batches interleaved round-robin; overhead from the
-  per-cycle ratios against "off".
+  run-events subscriber / both / a subscriber that unsubscribed), batches interleaved
+  round-robin; overhead from the per-cycle ratios against "off".
 """
 
 from __future__ import annotations
