@@ -15,6 +15,13 @@
         ├── CircuitOpenError                 a circuit breaker refused the call
         ├── LoopLimitExceeded                a loop reached max_iterations
         ├── TransientError                   raise it from a node to ask for a retry
+        ├── ModelError                       a model provider failed
+        │   ├── RateLimited                  429; retryable, honours ``retry_after``
+        │   ├── ProviderUnavailable          5xx, timeout, connection, cut-off stream; retryable
+        │   ├── ProviderRejected             4xx: auth, bad request, unknown model; not retryable
+        │   └── OutputInvalid                output broke the format/schema even after repair
+        ├── ToolError                        a tool failed (agents feed it back to the model)
+        ├── BudgetExceeded                   the run's token or cost budget ran out
         └── RunFailed                        a finished run's failure; ``result`` has partial work
 
 Exceptions are inert data: constructors never log or do I/O.
@@ -29,19 +36,26 @@ if TYPE_CHECKING:
     from plait.types import RunResultLike
 
 __all__ = [
+    "BudgetExceeded",
     "CircuitOpenError",
     "InputError",
     "LoopLimitExceeded",
+    "ModelError",
     "NodeError",
     "NodeTimeout",
+    "OutputInvalid",
     "PlaitError",
     "Problem",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "RateLimited",
     "RegistryError",
     "RunError",
     "RunFailed",
     "RunTimeout",
     "SpecError",
     "SyncInAsyncError",
+    "ToolError",
     "TransientError",
     "UsageError",
 ]
@@ -112,6 +126,8 @@ class RunError(PlaitError):
     """A failure while a run executed."""
 
     code = "run_error"
+    retry_after: float | None = None
+    """Seconds the failing service asked us to wait before retrying (``Retry-After``)."""
 
 
 class NodeError(RunError):
@@ -178,6 +194,60 @@ class TransientError(RunError):
 
     code = "transient"
     retryable = True
+
+
+class ModelError(RunError):
+    """A model provider failed. ``provider`` is e.g. ``openai``; ``status`` the HTTP status."""
+
+    code = "model_error"
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+        prefix = f"{provider}: " if provider else ""
+        super().__init__(f"{prefix}{message}")
+
+
+class RateLimited(ModelError):
+    code = "rate_limited"
+    retryable = True
+
+
+class ProviderUnavailable(ModelError):
+    code = "provider_unavailable"
+    retryable = True
+
+
+class ProviderRejected(ModelError):
+    code = "provider_rejected"
+
+
+class OutputInvalid(ModelError):
+    code = "output_invalid"
+
+
+class ToolError(RunError):
+    """A tool failed or refused its arguments; agents show the message to the model."""
+
+    code = "tool_error"
+
+    def __init__(self, tool: str, message: str) -> None:
+        self.tool = tool
+        super().__init__(f"tool {tool!r}: {message}")
+
+
+class BudgetExceeded(RunError):
+    """A run used more tokens or money than its budget allows; the run stops cleanly."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, what: str, used: float, limit: float) -> None:
+        self.what = what
+        self.used = used
+        self.limit = limit
+        super().__init__(f"{what} budget exceeded: {used:g} used, limit {limit:g}")
 
 
 class RunFailed(RunError):

@@ -272,3 +272,26 @@ async def test_spec_settings_choose_profile_and_per_run_limit() -> None:
     assert running["peak"] == 2
     assert result.nodes["a"].output is None  # memory_optimized released it
     assert result.outputs["o0"] == 2
+
+
+async def test_budget_stops_the_run_cleanly() -> None:
+    from plait.errors import BudgetExceeded
+
+    async def spend(value: int, ctx) -> int:  # type: ignore[no-untyped-def]
+        ctx.meter.charge("tokens", 400)
+        return value
+
+    f = Flow("budget", max_tokens=1000)
+    x = f.input("x")
+    prev = x
+    for i in range(4):
+        prev = f.code(f"step{i}", spend, inputs=prev)
+    f.output("out", prev)
+    wf = f.build()
+    result = await Engine().run(wf, {"x": 1}, check=False)
+    assert result.status is RunStatus.FAILED
+    assert isinstance(result.error.cause, BudgetExceeded)  # type: ignore[union-attr]
+    assert result.usage == {"tokens": 1200}
+    assert result.nodes["step3"].status is NodeStatus.PENDING
+    ok = await Engine().run(wf, {"x": 1}, budget={"tokens": 5000})
+    assert ok.usage == {"tokens": 1600}

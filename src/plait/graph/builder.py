@@ -76,12 +76,14 @@ class Flow:
 
     def __init__(self, name: str, *, description: str = "", profile: Profile | str | None = None,
                  fail_fast: bool | None = None, timeout: float | None = None,
-                 max_concurrency: int | None = None) -> None:
+                 max_concurrency: int | None = None, max_tokens: int | None = None,
+                 max_cost: float | None = None) -> None:
         self.name = name
         self.description = description
         self.settings = RunSettings(profile=Profile(profile) if profile else None,
                                     fail_fast=fail_fast, timeout=timeout,
-                                    max_concurrency=max_concurrency)
+                                    max_concurrency=max_concurrency, max_tokens=max_tokens,
+                                    max_cost=max_cost)
         self._inputs: dict[str, InputSpec] = {}
         self._nodes: list[NodeSpec] = []
         self._edges: list[EdgeSpec] = []

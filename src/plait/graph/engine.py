@@ -17,6 +17,7 @@ from plait.graph.events import NO_SINKS, RUN_EVENTS, Event, EventSink, RunFinish
 from plait.graph.hooks import Hook, HookChain
 from plait.graph.inputs import resolve_inputs
 from plait.graph.limits import Limiter
+from plait.graph.meter import Meter
 from plait.graph.profiles import PROFILES
 from plait.graph.registry import FunctionRegistry, KindRegistry
 from plait.graph.scheduler import Runner, Runtime, new_run_id
@@ -173,27 +174,36 @@ class Engine:
     async def run(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
                   run_id: str | None = None, timeout: float | None = None,
                   fail_fast: bool | None = None, check: bool = True,
-                  on_event: EventSink | None = None) -> RunResult:
+                  on_event: EventSink | None = None,
+                  budget: Mapping[str, float] | None = None) -> RunResult:
         """Run ``workflow`` to its end. With ``check`` (default) a failed run raises
-        :class:`~plait.errors.RunFailed` (its ``result`` has the partial work)."""
+        :class:`~plait.errors.RunFailed` (its ``result`` has the partial work). ``budget``
+        (e.g. ``{"tokens": 5000, "cost": 0.10}``) overrides the spec's max_tokens/max_cost."""
         graph = self.compile(workflow)
         settings = graph.spec.settings
+        meter = None
+        if budget is not None:
+            limits = {k: v for k, v in (("tokens", settings.max_tokens),
+                                         ("cost", settings.max_cost)) if v is not None}
+            limits.update(budget)
+            meter = Meter(limits)
         runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(),
                         inputs=resolve_inputs(graph.spec, inputs or {}),
                         sinks=self._sinks_with(on_event),
-                        fail_fast=fail_fast)
+                        fail_fast=fail_fast, meter=meter)
         result = await runner.run(timeout=timeout if timeout is not None else settings.timeout)
         return result.raise_for_status() if check else result
 
     async def stream(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None,
                      *, run_id: str | None = None, timeout: float | None = None,
-                     fail_fast: bool | None = None) -> AsyncIterator[Event]:
+                     fail_fast: bool | None = None,
+                     budget: Mapping[str, float] | None = None) -> AsyncIterator[Event]:
         """Run ``workflow`` and yield its events as they happen, ending with ``RunFinished``.
         Leaving the loop early cancels the run."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
         task = asyncio.ensure_future(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
                                               fail_fast=fail_fast, check=False,
-                                              on_event=queue.put_nowait))
+                                              on_event=queue.put_nowait, budget=budget))
         try:
             while True:
                 getter = asyncio.ensure_future(queue.get())
@@ -217,7 +227,8 @@ class Engine:
 
     def run_sync(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
                  run_id: str | None = None, timeout: float | None = None,
-                 fail_fast: bool | None = None, check: bool = True) -> RunResult:
+                 fail_fast: bool | None = None, check: bool = True,
+                 budget: Mapping[str, float] | None = None) -> RunResult:
         """``run`` for synchronous code. Inside a running event loop, ``await run()``."""
         try:
             asyncio.get_running_loop()
@@ -227,4 +238,4 @@ class Engine:
             raise SyncInAsyncError("run_sync() was called inside a running event loop; use "
                                    "'await engine.run(...)' there")
         return asyncio.run(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
-                                    fail_fast=fail_fast, check=check))
+                                    fail_fast=fail_fast, check=check, budget=budget))

@@ -147,7 +147,7 @@ class NodeExecution(RunContext):
                 return
         policy = self._policy(node)
         if policy is not None and policy.should_retry(exc, 1):
-            self._retry(i, node, inputs, policy.delay(1, self.rt.rng), exc)
+            self._retry(i, node, inputs, policy.delay(1, self.rt.rng, exc), exc)
         else:
             self._fail(i, exc)
 
@@ -230,7 +230,7 @@ class NodeExecution(RunContext):
                         self._emit_retrying(node, attempt, delay, exc)
                         continue
                 if policy is not None and policy.should_retry(exc, attempt):
-                    delay = policy.delay(attempt, rt.rng)
+                    delay = policy.delay(attempt, rt.rng, exc)
                     attempt += 1
                     self._emit_retrying(node, attempt, delay, exc)
                     continue

@@ -43,12 +43,19 @@ class RetryPolicy:
         return cls(spec.max_attempts, spec.initial_delay, spec.multiplier, max_delay,
                    spec.jitter)
 
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before attempt number ``attempt + 1`` (attempts count from 1)."""
+    def delay(self, attempt: int, rng: random.Random | None = None,
+              error: BaseException | None = None) -> float:
+        """Seconds to wait before attempt number ``attempt + 1`` (attempts count from 1).
+        A ``Retry-After`` the failing service sent (``error.retry_after``) is honoured even
+        above ``max_delay``."""
         base = min(self.initial_delay * self.multiplier ** (attempt - 1), self.max_delay)
         if self.jitter and base:
             base += (rng or random).random() * self.jitter * base
-        return min(base, self.max_delay) if self.max_delay else base
+        base = min(base, self.max_delay) if self.max_delay else base
+        asked = getattr(error, "retry_after", None)
+        if isinstance(asked, int | float) and asked > base:
+            return float(asked)
+        return base
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         return attempt < self.max_attempts and is_retryable(error)

@@ -29,6 +29,7 @@ from plait.graph.events import (
 from plait.graph.execution import DONE, NodeExecution, Runtime
 from plait.graph.hooks import RunCall, RunOutcome
 from plait.graph.inputs import resolve_inputs
+from plait.graph.meter import Meter
 from plait.graph.profiles import PROFILES
 from plait.graph.state import (
     RELEASED,
@@ -71,13 +72,17 @@ class Runner(NodeExecution):
 
     def __init__(self, graph: CompiledGraph, rt: Runtime, *, run_id: str,
                  inputs: Mapping[str, object], path: tuple[str, ...] = (),
-                 sinks: Sinks = NO_SINKS, fail_fast: bool | None = None) -> None:
-        super().__init__(run_id, inputs, path, sinks.node)
+                 sinks: Sinks = NO_SINKS, fail_fast: bool | None = None,
+                 meter: Meter | None = None) -> None:
+        settings = graph.spec.settings
+        if meter is None:
+            meter = Meter({k: v for k, v in (("tokens", settings.max_tokens),
+                                               ("cost", settings.max_cost)) if v is not None})
+        super().__init__(run_id, inputs, path, sinks.node, meter)
         self.emit_run = sinks.run
         self.graph = graph
         self.rt = rt
         self.state = RunState(graph, run_id)
-        settings = graph.spec.settings
         profile = PROFILES[settings.profile] if settings.profile is not None else None
         if fail_fast is None:
             fail_fast = settings.fail_fast
@@ -101,7 +106,8 @@ class Runner(NodeExecution):
             raise TypeError("run_child takes a graph from BindEnv.compile_child")
         child = Runner(graph, self.rt, run_id=f"{self.run_id}/{key}",
                        inputs=resolve_inputs(graph.spec, inputs), path=(*self.path, key),
-                       sinks=Sinks(self.emit_run, self.emit), fail_fast=self.fail_fast)
+                       sinks=Sinks(self.emit_run, self.emit), fail_fast=self.fail_fast,
+                       meter=self.meter)
         return await child.run(timeout=graph.spec.settings.timeout)
 
     # -- the run -------------------------------------------------------------------------
@@ -161,7 +167,7 @@ class Runner(NodeExecution):
                                   code=None if error is None else error.code,
                                   duration=duration))
         return RunResult(self.run_id, self.graph.spec.name, status, outputs, self.failure,
-                         duration, st)
+                         duration, dict(self.meter.used), st)
 
     async def _loop(self) -> None:
         runnable, _ = plan.start(self.state, self.inputs)

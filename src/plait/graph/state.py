@@ -134,6 +134,8 @@ class RunResult:
     outputs: dict[str, object]
     error: PlaitError | None = None
     duration: float = 0.0
+    usage: dict[str, float] = field(default_factory=dict)
+    """What the run's nodes charged to its meter, e.g. ``{"tokens": 812, "cost": 0.0}``."""
     _state: RunState | None = field(default=None, repr=False)
 
     @property

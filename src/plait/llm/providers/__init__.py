@@ -1,0 +1,1 @@
+"""Hosted and self-hosted model providers (one module each)."""
