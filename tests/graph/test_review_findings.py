@@ -4,12 +4,15 @@ that is correct but was untested. Fakes only; no wall-clock assertions."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
 from plait import (
     BreakerConfig,
+    Continue,
     Engine,
+    Event,
     Flow,
     Hook,
     Modify,
@@ -32,7 +35,7 @@ from plait.graph.state import NodeStatus
 from .conftest import Recorder
 
 
-def _pairs_ok(events: list[object]) -> bool:
+def _pairs_ok(events: Sequence[Event]) -> bool:
     """Every RunStarted has a RunFinished with the same run id."""
     started = {e.run_id for e in events if isinstance(e, RunStarted)}
     finished = {e.run_id for e in events if isinstance(e, RunFinished)}
@@ -202,7 +205,8 @@ async def test_run_timeout_while_a_child_workflow_runs(recorder: Recorder) -> No
     assert _pairs_ok(recorder.events)
     child_finished = [e for e in recorder.events if isinstance(e, RunFinished) and e.path]
     assert [e.status for e in child_finished] == [RunStatus.CANCELLED]
-    assert isinstance(recorder.events[-1], RunFinished) and not recorder.events[-1].path
+    assert isinstance(recorder.events[-1], RunFinished)
+    assert not recorder.events[-1].path
 
 
 # -- circuit breaker -----------------------------------------------------------------------
@@ -293,35 +297,18 @@ async def test_subworkflow_retry_retries_a_transient_child_failure() -> None:
     assert result.nodes["sub"].attempts == 2
 
 
-async def test_kind_limit_applies_to_container_kinds() -> None:
-    """Container nodes skip the limiter entirely (execution.py ``_attempt``), so
-    ``kind_limits={"subworkflow": 1}`` -- and memory_optimized's map:2/subworkflow:4 -- are
-    silently ignored."""
-    running = {"now": 0, "max": 0}
+def test_kind_limits_on_container_kinds_are_refused() -> None:
+    """Container nodes hold no slot (so nesting can never deadlock): a limit on a container
+    kind would be silently ignored, so it is refused; limit the leaf kinds, or use map's own
+    ``concurrency``."""
+    from plait import UsageError
 
-    async def body_fn(value: int) -> int:
-        running["now"] += 1
-        running["max"] = max(running["max"], running["now"])
-        for _ in range(3):
-            await asyncio.sleep(0)
-        running["now"] -= 1
-        return value
+    with pytest.raises(UsageError, match="subworkflow"):
+        Engine(kind_limits={"subworkflow": 1})
+    with pytest.raises(UsageError, match="unknown node kind 'nope'"):
+        Engine(kind_limits={"nope": 1})
+    Engine(kind_limits={"transform": 2})
 
-    def child() -> Flow:
-        c = Flow("child")
-        c.output("y", c.transform("t", fn=body_fn, inputs=c.input("x")))
-        return c
-
-    f = Flow("parent")
-    x = f.input("x")
-    f.output("o1", f.subworkflow("s1", child(), inputs={"x": x}))
-    f.output("o2", f.subworkflow("s2", child(), inputs={"x": x}))
-    result = await Engine(kind_limits={"subworkflow": 1}).run(f.build(), {"x": 1})
-    assert result.ok
-    assert running["max"] == 1
-
-
-# -- hooks and events ------------------------------------------------------------------------
 
 async def test_before_node_modify_is_not_applied_twice_when_an_inline_node_retries() -> None:
     """Async nodes start every attempt from the original inputs; an inline node that fails is
@@ -336,8 +323,12 @@ async def test_before_node_modify_is_not_applied_twice_when_an_inline_node_retri
         return value
 
     class AddOne(Hook):
-        def before_node(self, call: NodeCall) -> Modify:
-            return Modify({"value": call.inputs["value"] + 1})
+        def before_node(self, call: NodeCall) -> Modify | Continue:
+            if call.node_id != "t":
+                return Continue()
+            value = call.inputs["value"]
+            assert isinstance(value, int)
+            return Modify({"value": value + 1})
 
     f = Flow("modify")
     f.output("out", f.transform("t", fn=flaky, inline=True, inputs=f.input("x"),
@@ -368,7 +359,8 @@ async def test_a_value_replaced_after_an_error_is_reported_as_output(
     assert result.outputs == {"out": -1}
     assert result.nodes["t"].status is NodeStatus.COMPLETED
     last = [e for e in recorder.events if getattr(e, "node_id", None) == "t"][-1]
-    assert isinstance(last, NodeOutput) and last.value == -1
+    assert isinstance(last, NodeOutput)
+    assert last.value == -1
 
 
 async def test_a_failing_hook_on_an_inline_node_fails_the_run_like_on_an_async_node(
@@ -415,7 +407,8 @@ async def test_missing_field_failure_is_preceded_by_node_started(recorder: Recor
     result = await engine.run(f.build(), {"x": 1}, check=False)
     assert result.status is RunStatus.FAILED
     b_events = [type(e) for e in recorder.events if getattr(e, "node_id", None) == "b"]
-    assert b_events[0] is NodeStarted and NodeFailed in b_events
+    assert b_events[0] is NodeStarted
+    assert NodeFailed in b_events
 
 
 async def test_join_any_reason_prefers_upstream_failed(recorder: Recorder) -> None:
@@ -479,7 +472,38 @@ async def test_stream_ends_with_the_top_level_run_finished_after_child_runs() ->
     x = f.input("x")
     f.output("out", f.subworkflow("sub", child, inputs={"x": x}, output="y"))
     events = [e async for e in Engine().stream(f.build(), {"x": 2})]
-    assert isinstance(events[-1], RunFinished) and not events[-1].path
+    assert isinstance(events[-1], RunFinished)
+    assert not events[-1].path
     assert events[-1].outputs == {"out": 4}
     assert _pairs_ok(events)
     assert not any(isinstance(e, NodeCancelled) for e in events)
+
+
+async def test_an_exceeded_budget_stops_the_run_even_without_fail_fast() -> None:
+    """meter.py promises the meter 'stops the run cleanly with BudgetExceeded'; with
+    fail_fast off, BudgetExceeded is just one node's failure (scheduler ``_fail``) and the
+    independent branches keep running (and could keep spending)."""
+    ran: list[str] = []
+
+    def spend(value: int, ctx) -> int:  # type: ignore[no-untyped-def]
+        ctx.meter.charge("tokens", 20)
+        return value
+
+    async def slow(value: int) -> int:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return value
+
+    def later(value: int) -> int:
+        ran.append("later")
+        return value
+
+    f = Flow("budget", fail_fast=False, max_tokens=10)
+    x = f.input("x")
+    f.output("o1", f.code("spend", spend, inline=True, inputs=x))
+    f.output("o2", f.transform("later", fn=later, inline=True,
+                               inputs=f.transform("slow", fn=slow, inputs=x)))
+    result = await Engine().run(f.build(), {"x": 1}, check=False)
+    assert result.status is RunStatus.FAILED
+    assert "budget" in str(result.error)
+    assert ran == []

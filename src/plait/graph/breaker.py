@@ -55,6 +55,12 @@ class CircuitBreaker:
                 raise CircuitOpenError(self.key, 0.0)
             self._trials += 1
 
+    def release_trial(self) -> None:
+        """A call ended without telling anything about the service (cancelled, or refused
+        for a reason of its own): give back its half-open trial slot."""
+        if self.state is BreakerState.HALF_OPEN and self._trials > 0:
+            self._trials -= 1
+
     def record_success(self) -> None:
         if self.state is BreakerState.HALF_OPEN:
             self.successes += 1

@@ -246,7 +246,8 @@ class Compiler(BindEnv):
             nodes.append(CompiledNode(
                 index=i, id=node.id, kind=node.kind, spec=node, bound=bound,
                 inline=bound.inline, join_any=node.join is JoinPolicy.ANY, retry=node.retry,
-                timeout=node.timeout, breaker=node.breaker, output_name=bound.output_name))
+                timeout=node.timeout, breaker=node.breaker or bound.breaker_key,
+                output_name=bound.output_name))
         edges: list[CompiledEdge] = []
         ins: list[list[int]] = [[] for _ in nodes]
         outs: list[list[int]] = [[] for _ in nodes]

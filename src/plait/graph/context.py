@@ -11,6 +11,7 @@ from plait.graph.events import EventSink, TokenDelta, ToolCalled
 from plait.graph.meter import Meter
 
 if TYPE_CHECKING:
+    from plait.graph.spec import RunSettings
     from plait.graph.state import RunResult
 
 __all__ = ["RunContext"]
@@ -30,6 +31,11 @@ class RunContext(ABC):
         self.path = path
         self.emit = emit
         """The event sink, or None when nobody listens (then build no event at all)."""
+
+    @property
+    @abstractmethod
+    def settings(self) -> RunSettings:
+        """The settings of the workflow this context runs (e.g. its default model)."""
 
     @abstractmethod
     async def run_child(self, graph: object, inputs: Mapping[str, object], *,

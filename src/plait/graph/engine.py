@@ -104,6 +104,15 @@ class Engine:
         self.compiler = Compiler(kinds, self.functions)
         limits = dict(defaults.kind_limits)
         limits.update(kind_limits or {})
+        for name in limits:
+            kind = kinds.get(name)
+            if kind is None:
+                raise UsageError(f"unknown node kind {name!r} in kind_limits; known: "
+                                 f"{', '.join(kinds.names())}")
+            if kind.container:
+                raise UsageError(f"kind_limits cannot limit {name!r}: its nodes run child "
+                                 "workflows and hold no slot (their children's limits apply; "
+                                 "a map has its own 'concurrency')")
         self.runtime = Runtime(
             hooks=HookChain(tuple(hooks)),
             limiter=Limiter(max_concurrency or defaults.max_concurrency, limits),
@@ -204,12 +213,12 @@ class Engine:
         task = asyncio.ensure_future(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
                                               fail_fast=fail_fast, check=False,
                                               on_event=queue.put_nowait, budget=budget))
+        getter: asyncio.Future[Event] | None = None
         try:
             while True:
                 getter = asyncio.ensure_future(queue.get())
                 await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
                 if not getter.done():
-                    getter.cancel()
                     task.result()  # the run raised before finishing: surface its error
                     while not queue.empty():
                         yield queue.get_nowait()
@@ -220,6 +229,8 @@ class Engine:
                     await task
                     return
         finally:
+            if getter is not None and not getter.done():
+                getter.cancel()
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

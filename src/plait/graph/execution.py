@@ -30,7 +30,7 @@ from plait.graph.hooks import (
     Skip,
 )
 from plait.graph.limits import Limiter
-from plait.graph.retry import RetryPolicy
+from plait.graph.retry import RetryPolicy, is_retryable
 from plait.graph.state import Branch, NodeStatus, RunState, describe_error, error_code
 
 __all__ = ["DONE", "SKIP", "NodeExecution", "Outcome", "Runtime"]
@@ -92,35 +92,45 @@ class NodeExecution(RunContext):
         return RetryPolicy.from_spec(node.retry, max_delay_cap=self.retry_cap)
 
     def _run_inline(self, i: int, node: CompiledNode, inputs: dict[str, object]) -> None:
-        """An inline node with events or synchronous hooks, still without a task."""
+        """An inline node with events or synchronous hooks, still without a task. A hook
+        that raises fails the node, exactly as it would on a node running in a task."""
         st = self.state
         hooks = self.rt.hooks
         st.status[i] = NodeStatus.RUNNING
         st.attempts[i] = 1
+        call_inputs = inputs
         if hooks.before_node:
             call = NodeCall(self.run_id, node.id, node.kind, inputs, 1, self.path)
-            decision = hooks.before_node_now(call)
+            try:
+                decision = hooks.before_node_now(call)
+            except Exception as exc:
+                self._fail(i, exc)
+                return
             if isinstance(decision, Skip):
                 self._skip(i, decision.reason)
                 return
             if isinstance(decision, Replace):
-                self._complete(i, decision.value, None)
+                self._replaced(i, node, decision.value)
                 return
             if decision is not call:
-                inputs = dict(decision.inputs)
+                call_inputs = dict(decision.inputs)
         emit = self.emit
         t0 = time.perf_counter()
         if emit is not None:
             emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
                              node_id=node.id, kind=node.kind, attempt=1))
         try:
-            value = node.bound.call(inputs, self, node.id)
+            value = node.bound.call(call_inputs, self, node.id)
         except Exception as exc:
-            self._inline_failed(i, inputs, exc)
+            self._inline_failed(i, inputs, call_inputs, exc)
             return
         if hooks.after_node:
-            after = hooks.after_node_now(NodeOutcome(self.run_id, node.id, node.kind, inputs,
-                                                     value, 1, self.path))
+            try:
+                after = hooks.after_node_now(NodeOutcome(self.run_id, node.id, node.kind,
+                                                         call_inputs, value, 1, self.path))
+            except Exception as exc:
+                self._fail(i, exc)
+                return
             if isinstance(after, Retry):
                 self._retry(i, node, inputs, after.delay, NodeError(
                     node.id, "after_node asked for a retry"), from_hook=True)
@@ -128,16 +138,25 @@ class NodeExecution(RunContext):
             value = after
         self._complete(i, value, time.perf_counter() - t0 if emit is not None else None)
 
-    def _inline_failed(self, i: int, inputs: dict[str, object], exc: Exception) -> None:
+    def _replaced(self, i: int, node: CompiledNode, value: object) -> None:
+        """A hook supplied the node's value: it completes, and listeners see the value."""
+        self._complete(i, value, 0.0 if self.emit is not None else None)
+
+    def _inline_failed(self, i: int, inputs: dict[str, object],
+                       call_inputs: dict[str, object], exc: Exception) -> None:
         node = self.graph.nodes[i]
         if self.emit is not None:
             self._emit_failed(node, exc, 1)
         hooks = self.rt.hooks
         if hooks.on_node_error:
-            decision = hooks.on_error_now(NodeFailure(self.run_id, node.id, node.kind, inputs,
-                                                      exc, 1, self.path))
+            try:
+                decision = hooks.on_error_now(NodeFailure(self.run_id, node.id, node.kind,
+                                                          call_inputs, exc, 1, self.path))
+            except Exception as hook_error:
+                self._fail(i, hook_error)
+                return
             if isinstance(decision, Replace):
-                self._complete(i, decision.value, None)
+                self._replaced(i, node, decision.value)
                 return
             if isinstance(decision, Skip):
                 self._skip(i, decision.reason)
@@ -190,6 +209,7 @@ class NodeExecution(RunContext):
                 if isinstance(decision, Skip):
                     return SKIP, decision.reason
                 if isinstance(decision, Replace):
+                    self._emit_output(node, decision.value, 0.0)
                     return DONE, decision.value
                 call_inputs = decision.inputs
             t0 = time.perf_counter()
@@ -221,6 +241,7 @@ class NodeExecution(RunContext):
                     decision2 = await hooks.run_on_error(NodeFailure(
                         self.run_id, node.id, node.kind, call_inputs, exc, attempt, self.path))
                     if isinstance(decision2, Replace):
+                        self._emit_output(node, decision2.value, 0.0)
                         return DONE, decision2.value
                     if isinstance(decision2, Skip):
                         return SKIP, decision2.reason
@@ -235,19 +256,22 @@ class NodeExecution(RunContext):
                     self._emit_retrying(node, attempt, delay, exc)
                     continue
                 raise
-            if emit is not None:
-                emit(NodeOutput(run_id=self.run_id, ts=time.time(), path=self.path,
-                                node_id=node.id, kind=node.kind,
-                                value=value.value if type(value) is Branch else value,
-                                duration=time.perf_counter() - t0,
-                                branch=value.label if type(value) is Branch else None))
+            self._emit_output(node, value, time.perf_counter() - t0)
             return DONE, value
+
+    def _emit_output(self, node: CompiledNode, value: object, duration: float) -> None:
+        if self.emit is not None:
+            label = None
+            if isinstance(value, Branch):
+                label = value.label
+                value = value.value
+            self.emit(NodeOutput(run_id=self.run_id, ts=time.time(), path=self.path,
+                                 node_id=node.id, kind=node.kind, value=value,
+                                 duration=duration, branch=label))
 
     async def _attempt(self, node: CompiledNode, inputs: Mapping[str, object],
                        attempt: int) -> object:
         breaker = self.rt.breakers.get(node.breaker) if node.breaker is not None else None
-        if breaker is not None:
-            breaker.before_call()
         slots: tuple[asyncio.Semaphore, ...] = ()
         if not node.bound.container:
             slots = self.rt.limiter.semaphores(node.kind)
@@ -258,16 +282,25 @@ class NodeExecution(RunContext):
             for slot in slots:
                 await slot.acquire()
                 taken += 1
-            if node.timeout is None and not self.rt.hooks.wrap_node:
-                value = await self._call(node, inputs)
-            else:
-                value = await self._invoke(node, inputs, attempt)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
             if breaker is not None:
-                breaker.record_failure()
-            raise
+                breaker.before_call()  # after the slots: a trial call is not held in a queue
+            try:
+                if node.timeout is None and not self.rt.hooks.wrap_node:
+                    value = await self._call(node, inputs)
+                else:
+                    value = await self._invoke(node, inputs, attempt)
+            except asyncio.CancelledError:
+                if breaker is not None:
+                    breaker.release_trial()
+                raise
+            except Exception as exc:
+                if breaker is not None:
+                    # only failures of the service count; a rejected request or a bug does not
+                    if is_retryable(exc):
+                        breaker.record_failure()
+                    else:
+                        breaker.release_trial()
+                raise
         finally:
             for slot in slots[:taken]:
                 slot.release()

@@ -7,6 +7,7 @@ exceeded. Child runs (sub-workflows, map items, loop iterations) share their par
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from plait.errors import BudgetExceeded, UsageError
@@ -15,7 +16,9 @@ __all__ = ["Meter"]
 
 
 class Meter:
-    __slots__ = ("limits", "used")
+    """Thread-safe: nodes running in worker threads may charge it too."""
+
+    __slots__ = ("_lock", "limits", "used")
 
     def __init__(self, limits: Mapping[str, float] | None = None) -> None:
         self.limits = {k: float(v) for k, v in (limits or {}).items()}
@@ -23,11 +26,13 @@ class Meter:
             if limit < 0:
                 raise UsageError(f"budget {what!r} must not be negative, got {limit:g}")
         self.used: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def charge(self, what: str, amount: float) -> None:
         """Add ``amount`` of ``what``; raises BudgetExceeded once the total passes its limit."""
-        used = self.used.get(what, 0.0) + amount
-        self.used[what] = used
+        with self._lock:
+            used = self.used.get(what, 0.0) + amount
+            self.used[what] = used
         limit = self.limits.get(what)
         if limit is not None and used > limit:
             raise BudgetExceeded(what, used, limit)

@@ -26,6 +26,5 @@ PROFILES: dict[Profile, ProfileDefaults] = {
     Profile.LOW_LATENCY: ProfileDefaults(max_concurrency=128, fail_fast=True,
                                          retry_max_delay=1.0),
     Profile.MEMORY_OPTIMIZED: ProfileDefaults(max_concurrency=8, fail_fast=True,
-                                              kind_limits={"map": 2, "subworkflow": 4},
                                               release_outputs=True),
 }

@@ -148,6 +148,9 @@ class BoundNode(ABC):
     inline: bool = False
     output_name: str | None = None
     """Set by output nodes: the run result's ``outputs`` key for this node's value."""
+    breaker_key: str | None = None
+    """A circuit breaker key for nodes whose spec names none (model nodes use their
+    provider, so one provider's outage opens one circuit for every node using it)."""
     container: bool = False
     """Set by nodes that run child workflows: they take no concurrency slot themselves (their
     children do), so nesting can never deadlock on the global limit."""
@@ -173,6 +176,8 @@ class NodeKind(ABC, Generic[P]):
     description: ClassVar[str] = ""
     primary_input: ClassVar[str | None] = None
     """The port an edge lands on when it names no target port."""
+    container: ClassVar[bool] = False
+    """Its nodes run child workflows (and so hold no concurrency slot themselves)."""
 
     def ports(self, params: P) -> Ports:
         return Ports(open_inputs=True)

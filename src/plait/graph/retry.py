@@ -7,7 +7,7 @@ import asyncio
 import random
 from dataclasses import dataclass
 
-from plait.errors import PlaitError, UsageError
+from plait.errors import NodeError, PlaitError, UsageError
 from plait.graph.spec import RetrySpec
 
 __all__ = ["NEVER_RETRIED", "RetryPolicy", "is_retryable"]
@@ -20,9 +20,15 @@ NEVER_RETRIED: tuple[type[BaseException], ...] = (
 """Programmer errors: retrying the same code with the same inputs cannot help."""
 
 
+MAX_RETRY_AFTER = 300.0
+"""A service's ``Retry-After`` is honoured up to five minutes; longer waits fail instead."""
+
+
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
         return False
+    if isinstance(error, NodeError) and error.cause is not None:
+        return is_retryable(error.cause)  # a child workflow's transient failure is transient
     if isinstance(error, PlaitError):
         return error.retryable
     return not isinstance(error, NEVER_RETRIED)
@@ -54,7 +60,7 @@ class RetryPolicy:
         base = min(base, self.max_delay) if self.max_delay else base
         asked = getattr(error, "retry_after", None)
         if isinstance(asked, int | float) and asked > base:
-            return float(asked)
+            return float(min(asked, MAX_RETRY_AFTER))
         return base
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:

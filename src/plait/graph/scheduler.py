@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 
-from plait.errors import NodeError, PlaitError, RunTimeout
+from plait.errors import BudgetExceeded, NodeError, PlaitError, RunTimeout
 from plait.graph import plan
 from plait.graph.compiler import CompiledGraph
 from plait.graph.events import (
@@ -22,6 +22,7 @@ from plait.graph.events import (
     NodeCancelled,
     NodeOutput,
     NodeSkipped,
+    NodeStarted,
     RunFinished,
     RunStarted,
     Sinks,
@@ -31,6 +32,7 @@ from plait.graph.hooks import RunCall, RunOutcome
 from plait.graph.inputs import resolve_inputs
 from plait.graph.meter import Meter
 from plait.graph.profiles import PROFILES
+from plait.graph.spec import RunSettings
 from plait.graph.state import (
     RELEASED,
     Branch,
@@ -45,6 +47,14 @@ from plait.types import RunStatus
 __all__ = ["Runner", "Runtime", "new_run_id"]
 
 logger = logging.getLogger(__name__)
+
+
+def _caused_by(exc: BaseException | None, kind: type[BaseException]) -> bool:
+    while exc is not None:
+        if isinstance(exc, kind):
+            return True
+        exc = exc.cause if isinstance(exc, NodeError) else exc.__cause__
+    return False
 
 
 def new_run_id() -> str:
@@ -100,6 +110,10 @@ class Runner(NodeExecution):
         self.aborting = False
 
     # -- RunContext ----------------------------------------------------------------------
+    @property
+    def settings(self) -> RunSettings:
+        return self.graph.spec.settings
+
     async def run_child(self, graph: object, inputs: Mapping[str, object], *,
                         key: str) -> RunResult:
         if not isinstance(graph, CompiledGraph):
@@ -141,8 +155,12 @@ class Runner(NodeExecution):
             await self._abort()
             self._finish(RunStatus.CANCELLED, started)
             raise
-        except BaseException:
+        except BaseException as exc:
             await self._abort()
+            if self.failure is None:
+                self.failure = exc if isinstance(exc, PlaitError) else NodeError(
+                    "(engine)", describe_error(exc), cause=exc)
+            self._finish(RunStatus.FAILED, started)
             raise
         status = RunStatus.FAILED if self.failure is not None else RunStatus.COMPLETED
         result = self._finish(status, started)
@@ -198,6 +216,8 @@ class Runner(NodeExecution):
             except NodeError as exc:
                 st.attempts[i] = 1
                 if emit is not None:
+                    emit(NodeStarted(run_id=self.run_id, ts=time.time(), path=self.path,
+                                     node_id=node.id, kind=node.kind, attempt=1))
                     self._emit_failed(node, exc, 1)
                 self._fail(i, exc)
                 continue
@@ -208,7 +228,7 @@ class Runner(NodeExecution):
                     try:
                         value = node.bound.call(inputs, self, node.id)
                     except Exception as exc:
-                        self._inline_failed(i, inputs, exc)
+                        self._inline_failed(i, inputs, inputs, exc)
                         continue
                     self._complete(i, value, None)
                 else:
@@ -219,28 +239,44 @@ class Runner(NodeExecution):
     async def _settle(self, i: int, inputs: dict[str, object], attempt: int,
                       delay: float) -> None:
         """Run one node's task to its end, then apply the outcome and start what it unblocks."""
+        task = asyncio.current_task()
         try:
-            what, value = await self._node_task(i, inputs, attempt, delay)
+            try:
+                what, value = await self._node_task(i, inputs, attempt, delay)
+            except asyncio.CancelledError:
+                if task is not None and task.cancelling():
+                    raise  # the run cancelled this node: _abort accounts for it
+                # the node's own code was cancelled by someone else: a failure, not a hang
+                raise NodeError(self.graph.nodes[i].id, "cancelled by its own code") from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            if not self.aborting:
+            self.inflight.pop(task, None)  # type: ignore[arg-type]
+            if self.aborting:
+                self._record_failure(i, exc)
+            else:
                 self._fail(i, exc)
         else:
-            self.inflight.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-            if not self.aborting:
+            self.inflight.pop(task, None)  # type: ignore[arg-type]
+            if self.aborting:
+                # keep what it did: a completed node must never be run again on resume
                 if what == DONE:
-                    self._complete(i, value, None)
+                    self.state.outputs[i] = value.value if type(value) is Branch else value
+                    self.state.status[i] = NodeStatus.COMPLETED
                 else:
-                    self._skip(i, str(value))
+                    self.state.status[i] = NodeStatus.SKIPPED
+                    self.state.reasons[i] = str(value)
+            elif what == DONE:
+                self._complete(i, value, None)
+            else:
+                self._skip(i, str(value))
         settled = self.settled
         try:
             self._pump()
-        except BaseException as exc:  # an engine or hook bug: hand it to the run
+        except BaseException as exc:  # an engine bug: hand it to the run, which raises it
             if settled is not None and not settled.done():
                 settled.set_exception(exc)
-            raise
+            return
         if (self.aborting or not self.inflight) and settled is not None and not settled.done():
             settled.set_result(None)
 
@@ -283,7 +319,7 @@ class Runner(NodeExecution):
             self.emit(NodeSkipped(run_id=self.run_id, ts=time.time(), path=self.path,
                                   node_id=self.graph.nodes[j].id, reason=reason))
 
-    def _fail(self, i: int, exc: BaseException) -> None:
+    def _record_failure(self, i: int, exc: BaseException) -> None:
         st = self.state
         node = self.graph.nodes[i]
         st.status[i] = NodeStatus.FAILED
@@ -293,10 +329,13 @@ class Runner(NodeExecution):
         if self.failure is None:
             self.failure = exc if isinstance(exc, NodeError) and exc.node_id == node.id else (
                 NodeError(node.id, describe_error(exc), cause=exc, attempts=st.attempts[i]))
-        if self.fail_fast:
-            self.aborting = True
+
+    def _fail(self, i: int, exc: BaseException) -> None:
+        self._record_failure(i, exc)
+        if self.fail_fast or _caused_by(exc, BudgetExceeded):
+            self.aborting = True  # an exhausted budget stops the whole run, fail-fast or not
             return
-        runnable, skipped = plan.resolve(st, i, None, None, skip_all=True)
+        runnable, skipped = plan.resolve(self.state, i, None, None, skip_all=True)
         self.queue.extend(runnable)
         if skipped and self.emit is not None:
             self._emit_skips(skipped)
@@ -306,18 +345,20 @@ class Runner(NodeExecution):
         self.inflight[asyncio.ensure_future(self._settle(i, inputs, attempt, delay))] = i
 
     async def _abort(self) -> None:
-        tasks = list(self.inflight)
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        """Cancel every running node and wait for them; nothing new starts once aborting."""
+        self.aborting = True
+        while self.inflight:
+            tasks = list(self.inflight)
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task in tasks:
-            i = self.inflight.pop(task)
-            if self.state.status[i] is not NodeStatus.RUNNING:
-                continue
-            self.state.status[i] = NodeStatus.CANCELLED
-            if self.emit is not None:
-                self.emit(NodeCancelled(run_id=self.run_id, ts=time.time(), path=self.path,
-                                        node_id=self.graph.nodes[i].id))
+            for task in tasks:
+                i = self.inflight.pop(task, None)
+                if i is None or self.state.status[i] is not NodeStatus.RUNNING:
+                    continue
+                self.state.status[i] = NodeStatus.CANCELLED
+                if self.emit is not None:
+                    self.emit(NodeCancelled(run_id=self.run_id, ts=time.time(),
+                                            path=self.path, node_id=self.graph.nodes[i].id))
 
     # -- one node, with hooks, breaker, limits, timeout and retries ----------------------

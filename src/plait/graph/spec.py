@@ -130,6 +130,8 @@ class RunSettings(_Model):
     fail_fast: bool | None = None
     timeout: float | None = Field(None, gt=0, description="seconds for the whole run")
     max_concurrency: int | None = Field(None, ge=1)
+    model: str | None = Field(None, description="default 'provider:model' of the model nodes "
+                              "that name none (else the engine's default model)")
     max_tokens: int | None = Field(None, ge=0, description="token budget of a run")
     max_cost: float | None = Field(None, ge=0, description="cost budget of a run, in USD")
 

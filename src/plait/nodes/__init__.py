@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from plait.graph.registry import KindRegistry
+from plait.llm import ModelRegistry, PriceTable, default_prices
 from plait.nodes.code import CodeKind
 from plait.nodes.condition import ConditionKind
 from plait.nodes.delay import DelayKind
 from plait.nodes.functions import builtin_functions
+from plait.nodes.llm import LlmKind
 from plait.nodes.loop import LoopKind
 from plait.nodes.map import MapKind
 from plait.nodes.output import OutputKind
@@ -16,9 +18,13 @@ from plait.nodes.transform import TransformKind
 __all__ = ["builtin_functions", "default_registry"]
 
 
-def default_registry() -> KindRegistry:
-    """A fresh registry of the built-in kinds (register your own kinds on it)."""
+def default_registry(*, models: ModelRegistry | None = None,
+                     prices: PriceTable | None = None) -> KindRegistry:
+    """A fresh registry of the built-in kinds (register your own kinds on it). Model nodes
+    get their models from ``models`` (default: keys from nobody, so the local model)."""
+    models = models if models is not None else ModelRegistry()
+    prices = prices if prices is not None else default_prices()
     return KindRegistry([
         TransformKind(), ConditionKind(), CodeKind(), DelayKind(), OutputKind(),
-        SubworkflowKind(), MapKind(), LoopKind(),
+        SubworkflowKind(), MapKind(), LoopKind(), LlmKind(models, prices),
     ])

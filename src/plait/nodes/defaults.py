@@ -11,6 +11,7 @@ from plait.graph.engine import Workflow
 from plait.graph.hooks import Hook
 from plait.graph.registry import FunctionRegistry, KindRegistry
 from plait.graph.spec import Profile
+from plait.llm import ModelRegistry, PriceTable
 from plait.nodes import builtin_functions, default_registry
 
 __all__ = ["Engine", "Flow"]
@@ -24,9 +25,11 @@ class Engine(_Engine):
                  profile: Profile | str = Profile.HIGH_THROUGHPUT, hooks: Sequence[Hook] = (),
                  max_concurrency: int | None = None, kind_limits: Mapping[str, int] | None = None,
                  fail_fast: bool | None = None, breaker: BreakerConfig | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, models: ModelRegistry | None = None,
+                 prices: PriceTable | None = None) -> None:
         base = builtin_functions()
-        super().__init__(kinds=kinds or default_registry(),
+        self.models = models if models is not None else ModelRegistry()
+        super().__init__(kinds=kinds or default_registry(models=self.models, prices=prices),
                          functions=base if functions is None else base.merged(functions),
                          profile=profile, hooks=hooks, max_concurrency=max_concurrency,
                          kind_limits=kind_limits, fail_fast=fail_fast, breaker=breaker,

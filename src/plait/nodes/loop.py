@@ -56,6 +56,7 @@ class _Loop(BoundNode):
 
 class LoopKind(NodeKind[LoopParams]):
     name: ClassVar[str] = "loop"
+    container: ClassVar[bool] = True
     Params = LoopParams
     description: ClassVar[str] = "Repeat a child workflow until a condition holds (bounded)."
 

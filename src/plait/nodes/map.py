@@ -47,13 +47,24 @@ class _Map(BoundNode):
                                 cause=result.error)
             return child_value(params, node_id, result)
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(i, item)) for i, item in enumerate(items)]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(i, item)) for i, item in enumerate(items)]
+        except BaseExceptionGroup as group_error:
+            raise _first(group_error) from None  # the first item's failure, not a group
         return [task.result() for task in tasks]
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 class MapKind(NodeKind[MapParams]):
     name: ClassVar[str] = "map"
+    container: ClassVar[bool] = True
     Params = MapParams
     description: ClassVar[str] = "Fan out over a list with a child workflow, then gather."
     primary_input: ClassVar[str | None] = "items"

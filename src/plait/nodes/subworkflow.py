@@ -28,6 +28,7 @@ class _Subworkflow(BoundNode):
 
 class SubworkflowKind(NodeKind[ChildParams]):
     name: ClassVar[str] = "subworkflow"
+    container: ClassVar[bool] = True
     Params = ChildParams
     description: ClassVar[str] = "Run a nested workflow; its inputs are this node's inputs."
 
