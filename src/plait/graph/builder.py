@@ -222,4 +222,4 @@ class Flow:
         problem."""
         registry = self.functions if functions is None else functions.merged(self.functions)
         graph = Compiler(kinds, registry).compile(self.spec, source=f"flow {self.name!r}")
-        return Workflow(spec=graph.spec, graph=graph, functions=registry)
+        return Workflow(spec=graph.spec, graph=graph, functions=registry, kinds=kinds)

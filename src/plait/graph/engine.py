@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -28,13 +29,15 @@ from plait.graph.state import RunResult
 __all__ = ["Engine", "Workflow", "WorkflowLike"]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Workflow:
-    """A validated, compiled workflow: its spec, the functions it references, its graph."""
+    """A validated, compiled workflow: its spec, the functions it references, its graph, and
+    the kind registry it was compiled with (an engine with other kinds recompiles it)."""
 
     spec: WorkflowSpec
     graph: CompiledGraph
     functions: FunctionRegistry
+    kinds: KindRegistry
 
     @property
     def name(self) -> str:
@@ -125,6 +128,8 @@ class Engine:
         self._subscribers: list[_Subscriber] = []
         self._sinks = NO_SINKS
         self._cache: OrderedDict[str, CompiledGraph] = OrderedDict()
+        self._foreign: weakref.WeakKeyDictionary[Workflow, CompiledGraph] = (
+            weakref.WeakKeyDictionary())
 
     # -- workflows -----------------------------------------------------------------------
     def validate(self, spec: WorkflowSpec | Mapping[str, object]) -> list[Problem]:
@@ -144,7 +149,14 @@ class Engine:
         """Validate and compile (cached by spec digest); ``source`` names the file or place
         the spec came from in a :class:`~plait.errors.SpecError`."""
         if isinstance(workflow, Workflow):
-            return workflow.graph
+            if workflow.kinds is self.kinds:
+                return workflow.graph
+            graph = self._foreign.get(workflow)
+            if graph is None:
+                compiler = Compiler(self.kinds, self.functions.merged(workflow.functions))
+                graph = self._foreign[workflow] = compiler.compile(workflow.spec,
+                                                                   source=source)
+            return graph
         if not isinstance(workflow, WorkflowSpec):
             workflow = spec_from_data(workflow, source=source)
         key = workflow.digest()

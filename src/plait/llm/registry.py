@@ -135,6 +135,13 @@ class ModelRegistry:
     def providers(self) -> list[str]:
         return sorted(self._providers)
 
+    def knows(self, text: str) -> bool:
+        """Whether ``text`` names a registered model or a model of a known provider."""
+        if text in self._models:
+            return True
+        provider, _, model = text.partition(":")
+        return bool(model) and provider in self._providers
+
     def get(self, text: str | None = None) -> Model:
         """The model for ``text``, or the default model when ``text`` is None."""
         name = text or self.default_model_string()

@@ -13,6 +13,7 @@ from plait.graph.registry import FunctionRegistry, KindRegistry
 from plait.graph.spec import Profile
 from plait.llm import ModelRegistry, PriceTable
 from plait.nodes import builtin_functions, default_registry
+from plait.tools import ToolRegistry
 
 __all__ = ["Engine", "Flow"]
 
@@ -26,10 +27,12 @@ class Engine(_Engine):
                  max_concurrency: int | None = None, kind_limits: Mapping[str, int] | None = None,
                  fail_fast: bool | None = None, breaker: BreakerConfig | None = None,
                  seed: int | None = None, models: ModelRegistry | None = None,
-                 prices: PriceTable | None = None) -> None:
+                 prices: PriceTable | None = None, tools: ToolRegistry | None = None) -> None:
         base = builtin_functions()
         self.models = models if models is not None else ModelRegistry()
-        super().__init__(kinds=kinds or default_registry(models=self.models, prices=prices),
+        self.tools = tools if tools is not None else ToolRegistry()
+        super().__init__(kinds=kinds or default_registry(models=self.models, prices=prices,
+                                                         tools=self.tools),
                          functions=base if functions is None else base.merged(functions),
                          profile=profile, hooks=hooks, max_concurrency=max_concurrency,
                          kind_limits=kind_limits, fail_fast=fail_fast, breaker=breaker,
@@ -39,8 +42,12 @@ class Engine(_Engine):
 class Flow(_Flow):
     """The builder; :meth:`build` validates against the built-in kinds by default."""
 
-    def build(self, kinds: KindRegistry | None = None,
+    def build(self, kinds: KindRegistry | _Engine | None = None,
               functions: FunctionRegistry | None = None) -> Workflow:
+        """Validate and compile against ``kinds`` (or an engine's kinds, which knows its
+        models and tools; default: the built-in kinds with no tools)."""
+        if isinstance(kinds, _Engine):
+            kinds = kinds.kinds
         base = builtin_functions()
         return super().build(kinds or default_registry(),
                              base if functions is None else base.merged(functions))

@@ -37,7 +37,7 @@ class LlmParams(BaseModel):
 
 
 def check_model(model: str | None, models: ModelRegistry, location: str) -> list[Problem]:
-    if model is None:
+    if model is None or models.knows(model):
         return []
     try:
         provider, _ = parse_model_string(model)
