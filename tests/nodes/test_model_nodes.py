@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plait import Engine, Flow, RunStatus, TokenDelta, ToolCalled
+from plait import Engine, Flow, RunStatus, SpecError, TokenDelta, ToolCalled
 from plait.errors import BudgetExceeded, OutputInvalid
 from plait.llm import Capabilities, ModelRegistry, ToolCallPart
 from plait.testing.fake_model import FakeModel
@@ -134,7 +134,7 @@ async def test_agent_stops_at_max_steps_and_budgets_stop_runs() -> None:
 def test_unknown_tools_and_providers_are_validation_problems() -> None:
     f = Flow("bad")
     f.node("a", "agent", model="nope:x", prompt="hi", tools=["missing"])
-    with pytest.raises(Exception) as err:
+    with pytest.raises(SpecError) as err:
         f.build()
-    codes = {p.code for p in err.value.problems}  # type: ignore[attr-defined]
+    codes = {p.code for p in err.value.problems}
     assert codes == {"unknown_provider", "unknown_tool"}
