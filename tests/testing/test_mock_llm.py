@@ -256,3 +256,48 @@ def test_stopping_mid_stream_closes_cleanly() -> None:
     with pytest.raises(RuntimeError, match="not running"):
         _ = server.url
     conn.close()
+
+
+def test_ollama_embed_and_the_older_embeddings(server: MockLLMServer) -> None:
+    from plait.testing import hash_embedding
+
+    many = call_json(server.url, "/api/embed", {"model": "e", "input": ["a b", "c"]})
+    one = call_json(server.url, "/api/embed", {"model": "e", "input": "a b", "dimensions": 4})
+    old = call_json(server.url, "/api/embeddings", {"model": "e", "prompt": "a b"})
+    assert many["model"] == "e"
+    assert many["embeddings"] == [hash_embedding("a b"), hash_embedding("c")]
+    assert one["embeddings"] == [hash_embedding("a b", 4)]
+    assert old == {"embedding": hash_embedding("a b")}
+    assert [r.endpoint for r in server.requests] == ["embed"] * 3
+
+
+def test_the_command_line_takes_faults_and_protocols() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "plait.testing",
+        "--port",
+        "0",
+        "--protocol",
+        "openai",
+        "--fault",
+        "429:3",
+        "--reply",
+        "ok",
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().rsplit(" ", 1)[-1].strip()
+            body = chat("x", stream=False)
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                call(url, "/v1/chat/completions", body)
+            assert caught.value.code == 429
+            assert caught.value.headers["Retry-After"] == "3"
+            answer = call_json(url, "/v1/chat/completions", body)
+            assert answer["choices"][0]["message"]["content"] == "ok"  # type: ignore[index]
+            with pytest.raises(urllib.error.HTTPError) as missing:
+                call(url, "/api/tags")
+            assert missing.value.code == 404
+        finally:
+            proc.terminate()
