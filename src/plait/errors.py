@@ -20,7 +20,8 @@
         │   ├── ProviderUnavailable          5xx, timeout, connection, cut-off stream; retryable
         │   ├── ProviderRejected             4xx: auth, bad request, unknown model; not retryable
         │   └── OutputInvalid                output broke the format/schema even after repair
-        ├── ToolError                        a tool failed (agents feed it back to the model)
+        ├── ToolError                        a tool failed (agents feed it back to the model);
+        │                                    the tool errors are in ``plait.tools.errors``
         ├── BudgetExceeded                   the run's token or cost budget ran out
         └── RunFailed                        a finished run's failure; ``result`` has partial work
 
