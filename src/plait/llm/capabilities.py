@@ -25,7 +25,7 @@ _TABLE: list[tuple[str, Capabilities]] = [
     ("openai:o*", Capabilities(tool_calling=True, json_mode=True, vision=True,
                                context_length=200_000)),
     ("openai:*", _HOSTED),
-    ("anthropic:claude-*", Capabilities(tool_calling=True, json_mode=False, vision=True,
+    ("anthropic:claude-*", Capabilities(tool_calling=True, json_mode=True, vision=True,
                                         context_length=200_000)),
     ("gemini:*", Capabilities(tool_calling=True, json_mode=True, vision=True,
                               context_length=1_000_000)),

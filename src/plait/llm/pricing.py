@@ -54,6 +54,7 @@ def default_prices() -> PriceTable:
         "openai:gpt-4.1-mini*": Price(0.40, 1.60),
         "openai:gpt-4.1*": Price(2.00, 8.00),
         "anthropic:claude-3-5-haiku*": Price(0.80, 4.00),
+        "anthropic:claude-haiku-4*": Price(1.00, 5.00),
         "anthropic:claude-*sonnet*": Price(3.00, 15.00),
         "gemini:gemini-*flash*": Price(0.10, 0.40),
     })

@@ -162,7 +162,7 @@ class ModelRegistry:
         if config.openai_api_key is not None:
             return "openai:gpt-4o-mini"
         if config.anthropic_api_key is not None:
-            return "anthropic:claude-3-5-haiku-latest"
+            return "anthropic:claude-haiku-4-5"
         if config.gemini_api_key is not None:
             return "gemini:gemini-2.0-flash"
         return LOCAL_DEFAULT
