@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# llama-cpp-python (the embedded local model) builds from source: a native build crashes on
+# these machines, so build portable code. pip caches the built wheel: only the first install
+# on a machine pays the ~5 minutes.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 .PHONY: demo test test-fast lint typecheck bench bench-quick clean help
 
