@@ -54,6 +54,8 @@ class AgentParams(BaseModel):
     prompt: str = Field(description="Jinja template of the task, over the node's inputs")
     tools: list[str] = Field(default_factory=list, description="names of registered tools")
     max_steps: int = Field(6, ge=1, le=50, description="model calls at most")
+    tool_first: bool = Field(False, description="require a tool call in the first step "
+                             "(small models may otherwise answer without looking)")
     output_schema: dict[str, JsonValue] | None = Field(
         None, description="JSON schema of the final answer (parsed and validated)")
     temperature: float | None = Field(None, ge=0, le=2)
@@ -64,14 +66,16 @@ class AgentParams(BaseModel):
     _templates = field_validator("prompt", "system")(check_template)
 
 
-def _fallback_schema(tools: Sequence[Tool],
-                     answer: dict[str, JsonValue] | None) -> dict[str, JsonValue]:
+def _fallback_schema(tools: Sequence[Tool], answer_schema: dict[str, JsonValue] | None, *,
+                     answer: bool = True) -> dict[str, JsonValue]:
     choices: list[JsonValue] = [
         {"type": "object", "additionalProperties": False, "required": ["tool", "arguments"],
          "properties": {"tool": {"const": t.name}, "arguments": t.parameters}}
         for t in tools]
-    choices.append({"type": "object", "additionalProperties": False, "required": ["answer"],
-                    "properties": {"answer": answer or {"type": "string"}}})
+    if answer:
+        choices.append({"type": "object", "additionalProperties": False,
+                        "required": ["answer"],
+                        "properties": {"answer": answer_schema or {"type": "string"}}})
     return {"anyOf": choices}
 
 
@@ -109,7 +113,8 @@ class _Agent(BoundNode):
         messages: list[Message] = [Message.system(system), *_history(inputs.get("history"))]
         messages.append(Message.user(self.prompt(inputs, input=ctx.inputs)))
         for step in range(1, params.max_steps + 1):
-            reply = await self._ask(model, messages, native, ctx, node_id)
+            force = params.tool_first and step == 1 and bool(self.specs)
+            reply = await self._ask(model, messages, native, ctx, node_id, force)
             messages.append(reply)
             calls = reply.tool_calls
             if not calls:
@@ -130,13 +135,16 @@ class _Agent(BoundNode):
                         "final answer")
 
     async def _ask(self, model: Model, messages: list[Message], native: bool,
-                   ctx: RunContext, node_id: str) -> Message:
+                   ctx: RunContext, node_id: str, force_tool: bool = False) -> Message:
         params = self.params
         if native:
             request = ModelRequest(messages=tuple(messages), tools=self.specs,
+                                   tool_choice="required" if force_tool else "auto",
                                    temperature=params.temperature, max_tokens=params.max_tokens)
         else:
-            schema = (_fallback_schema(list(self.tools.values()), params.output_schema)
+            schema = (_fallback_schema(list(self.tools.values()),
+                                       None if force_tool else params.output_schema,
+                                       answer=not force_tool)
                       if self.specs else params.output_schema)
             request = ModelRequest(messages=tuple(messages), response_schema=schema,
                                    temperature=params.temperature, max_tokens=params.max_tokens)

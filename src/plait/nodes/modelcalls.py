@@ -50,7 +50,7 @@ def parse_json(text: str, schema: dict[str, JsonValue] | None) -> object:
         body = body.strip("`")
         body = body.partition("\n")[2] if "\n" in body else body
     try:
-        value = json.loads(body)
+        value = json.loads(body, strict=False)
     except json.JSONDecodeError as err:
         raise OutputInvalid(f"the reply is not JSON ({err.msg} at line {err.lineno})") from None
     if schema is not None:
