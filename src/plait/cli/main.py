@@ -15,13 +15,15 @@ import typer
 
 from plait.cli.console import CliState, out_console, print_json
 from plait.cli.errors import reporting
+from plait.errors import UsageError
 from plait.graph.spec import Profile
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="plait",
-    help="Build, validate, run and inspect plait workflows (YAML or JSON files).\n\n"
+    help="Build, generate, validate, run and inspect plait workflows (YAML or JSON files), "
+         "and chat with models.\n\n"
          "Exit codes: 0 success · 1 the run failed · 2 bad usage, input, file or workflow · "
          "130 interrupted.",
     no_args_is_help=True,
@@ -36,6 +38,12 @@ WorkflowArg = Annotated[str, typer.Argument(
     help="A workflow file (.yaml, .yml or .json), or the name of one in the project's "
          "workflows folder (see plait.toml).", show_default=False)]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+ModelOption = Annotated[str | None, typer.Option(
+    "--model", "-m", metavar="PROVIDER:MODEL",
+    help="The model to use, e.g. openai:gpt-4o-mini, anthropic:claude-3-5-haiku-latest, "
+         "ollama:llama3.2 or local:smollm2-135m-instruct. Default: PLAIT_MODEL, else a "
+         "hosted provider whose key is set, else the embedded local model.",
+    show_default=False)]
 
 
 class GraphFormat(StrEnum):
@@ -126,6 +134,16 @@ def run(
         help="When a node fails, skip what depends on it but finish independent branches "
              "(default: the workflow's settings.fail_fast, else stop at the first "
              "failure).")] = False,
+    model: ModelOption = None,
+    record: Annotated[Path | None, typer.Option(
+        "--record", metavar="CASSETTE",
+        help="Record every model and tool call of the run into this JSON-lines file "
+             "(appended to).", show_default=False)] = None,
+    replay: Annotated[Path | None, typer.Option(
+        "--replay", metavar="CASSETTE",
+        help="Answer every model and tool call from a recorded file: no keys, network or "
+             "weights needed. Use the same --model (or PLAIT_MODEL) as when recording.",
+        show_default=False)] = None,
 ) -> None:
     """Run a workflow, showing each node's progress live, then print its outputs.
 
@@ -133,13 +151,18 @@ def run(
     event goes to stderr. Outputs and the summary go to stdout. Exits 0 when the run
     completed, 1 when it failed, 2 on bad input and 130 when interrupted (Ctrl-C cancels
     the run cleanly).
+
+    Models come from the environment (see `plait models`); agents get the built-in tools,
+    with file tools in the project's sandbox/ folder (a temporary one outside a project)
+    and no HTTP access.
     """
     from plait.cli.run import RunOptions, run_command
 
     with reporting(ctx):
         run_command(RunOptions(file=file, inputs=inputs or [], input_file=input_file,
                                json_output=json_output, profile=profile, timeout=timeout,
-                               continue_on_error=continue_on_error))
+                               continue_on_error=continue_on_error, model=model,
+                               record=record, replay=replay))
 
 
 @app.command("graph")
@@ -168,6 +191,122 @@ def graph(
             print_json(graph_data(spec))
         else:
             out_console().print(render_tree(spec))
+
+
+@app.command("generate")
+def generate(
+    ctx: typer.Context,
+    objective: Annotated[str | None, typer.Argument(
+        metavar="OBJECTIVE", help="What the workflow should do, in plain words.",
+        show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE",
+        help="Write the workflow here (.yaml, .yml or .json) instead of printing YAML.",
+        show_default=False)] = None,
+    model: ModelOption = None,
+    max_iterations: Annotated[int, typer.Option(
+        "--max-iterations", "-n", metavar="N", min=1, max=50,
+        help="Proposals to ask for at most: the first and its corrections.")] = 3,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.001,
+        help="Give up after this long, whatever the iteration.")] = 180.0,
+    min_confidence: Annotated[float, typer.Option(
+        "--min-confidence", metavar="X", min=0.0, max=1.0,
+        help="Refuse a proposal whose confidence (0 to 1, the model's own) is lower.")] = 0.5,
+    allow_kinds: Annotated[str | None, typer.Option(
+        "--allow-kinds", metavar="K1,K2,...",
+        help="The node kinds the workflow may use, comma-separated. Default: transform, "
+             "condition, llm, agent, map, loop, output, delay.", show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Ask the model even if the same request was answered before.")
+    ] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite the --output file if it exists.")] = False,
+    stats: Annotated[bool, typer.Option(
+        "--stats", help="Instead of generating, summarise past generations per model "
+                        "(valid rate, cache hits, iterations, duration, tokens).")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the result (or the --stats summary) as JSON.")] = False,
+) -> None:
+    """Ask a model to design a workflow for OBJECTIVE and write it as a workflow file.
+
+    The model proposes nodes and edges as JSON (constrained by a JSON schema built from the
+    allowed kinds); plait checks the proposal like `plait validate` does, refuses other
+    kinds and a confidence under --min-confidence, and sends the problems back for a
+    corrected proposal until one is valid or --max-iterations or --timeout run out.
+    Progress goes to stderr. Accepted results are cached under PLAIT_HOME/generations,
+    where an analytics log is kept too (see --stats). With no keys set the embedded local
+    model is used: it works offline but is small, so expect iterations and failures; point
+    --model at a stronger one for real use. Exits 0 with a valid workflow, 1 when none was
+    found in time, 2 on bad usage.
+    """
+    from plait.cli.generate import GenerateRequest, generate_command, parse_kinds, stats_command
+
+    with reporting(ctx):
+        if stats:
+            stats_command(json_output)
+            return
+        if objective is None or not objective.strip():
+            raise UsageError("say what the workflow should do: plait generate \"OBJECTIVE\"")
+        generate_command(GenerateRequest(
+            objective=objective, output=output, model=model, max_iterations=max_iterations,
+            timeout=timeout, min_confidence=min_confidence, allowed_kinds=parse_kinds(
+                allow_kinds), use_cache=not no_cache, force=force, json_output=json_output))
+
+
+@app.command("chat")
+def chat(
+    ctx: typer.Context,
+    model: ModelOption = None,
+    workflow: Annotated[str | None, typer.Option(
+        "--workflow", "-w", metavar="WORKFLOW",
+        help="Chat with a workflow instead of a model: each line you type becomes its first "
+             "string input, and its outputs are printed.", show_default=False)] = None,
+    system: Annotated[str | None, typer.Option(
+        "--system", "-s", metavar="TEXT", help="A system prompt for the model.",
+        show_default=False)] = None,
+) -> None:
+    """Chat in the terminal with a model or with a workflow.
+
+    With a model, replies stream as they are written and the conversation is remembered.
+    Type /exit (or press Ctrl-D or Ctrl-C) to leave, /reset to forget the conversation.
+    When stdin is not a terminal, each line read from it is one message, so
+    `echo hello | plait chat` works in scripts. A workflow that declares a `history` input
+    gets the conversation so far in it.
+    """
+    from plait.cli.chat import ChatOptions, chat_command
+
+    with reporting(ctx):
+        chat_command(ChatOptions(model=model, workflow=workflow, system=system))
+
+
+@app.command("models")
+def models(
+    ctx: typer.Context,
+    check: Annotated[bool, typer.Option(
+        "--check", help="Health-check each model: a 1-token completion (for the local "
+                        "model, loading it first), with its latency.")] = False,
+    extra: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", metavar="PROVIDER:MODEL",
+        help="Also show (and check) this model; repeat for more.", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", min=0.001,
+        help="How long each health check may take.")] = 20.0,
+    json_output: JsonFlag = False,
+) -> None:
+    """Show the configured providers and models, and check that they answer.
+
+    Lists each provider (whether its key is set; keys are never shown), the default model,
+    and what each model can do: tool calling, JSON output, vision, streaming, context
+    length. The models shown are the default, the usual model of each provider whose key
+    is set, the embedded local model when installed, and any --model. With --check, exits
+    1 when a check failed.
+    """
+    from plait.cli.models import ModelsOptions, models_command
+
+    with reporting(ctx):
+        models_command(ModelsOptions(check=check, extra=tuple(extra or ()), timeout=timeout,
+                                     json_output=json_output))
 
 
 @app.command("version")

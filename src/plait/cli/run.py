@@ -20,13 +20,16 @@ from plait.cli.console import err_console, jsonable, out_console, print_json
 from plait.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from plait.cli.inputs import collect_inputs
 from plait.cli.progress import LiveTable, RunTracker, format_duration, plain_line
-from plait.errors import SpecError
+from plait.cli.wiring import EngineParts, with_model
+from plait.cli.wiring import engine as wired_engine
+from plait.errors import SpecError, UsageError
 from plait.graph.events import Event
 from plait.graph.inputs import resolve_inputs
 from plait.graph.spec import Profile, WorkflowSpec
 from plait.graph.state import RunResult
 from plait.nodes.defaults import Engine
 from plait.nodes.loader import load_spec
+from plait.nodes.recording import Cassette
 from plait.types import RunStatus
 
 __all__ = ["RunOptions", "choose_profile", "execute", "result_data"]
@@ -45,6 +48,12 @@ class RunOptions:
     profile: Profile | None = None
     timeout: float | None = None
     continue_on_error: bool = False
+    model: str | None = None
+    """Default ``provider:model`` of the model nodes that name none."""
+    record: Path | None = None
+    """Record every model and tool call into this cassette."""
+    replay: Path | None = None
+    """Answer every model and tool call from this cassette (no keys, no network)."""
 
 
 def choose_profile(option: Profile | None, spec: WorkflowSpec, path: Path) -> Profile | None:
@@ -57,10 +66,14 @@ def choose_profile(option: Profile | None, spec: WorkflowSpec, path: Path) -> Pr
     return project.profile if project is not None else None
 
 
-def _engine(profile: Profile | None, spec: WorkflowSpec) -> Engine:
-    if profile is None:
-        return Engine(max_concurrency=spec.settings.max_concurrency)
-    return Engine(profile=profile, max_concurrency=spec.settings.max_concurrency)
+def _cassette(options: RunOptions) -> Cassette | None:
+    if options.record is not None and options.replay is not None:
+        raise UsageError("give --record or --replay, not both")
+    if options.record is not None:
+        return Cassette(options.record, mode="record")
+    if options.replay is not None:
+        return Cassette(options.replay, mode="replay")
+    return None
 
 
 def _animate(console: Console) -> bool:
@@ -112,7 +125,16 @@ def execute(options: RunOptions) -> int:
     """Run as ``options`` say; returns the exit code. Usage problems raise (see errors.py)."""
     path = resolve_workflow(options.file)
     spec = load_spec(path)
-    engine = _engine(choose_profile(options.profile, spec, path), spec)
+    if options.model is not None:
+        spec = with_model(spec, options.model)
+    parts = EngineParts(model=options.model, profile=choose_profile(options.profile, spec, path),
+                        max_concurrency=spec.settings.max_concurrency,
+                        project=find_project(path.parent), cassette=_cassette(options))
+    with wired_engine(parts) as engine:
+        return _execute(options, path, spec, engine)
+
+
+def _execute(options: RunOptions, path: Path, spec: WorkflowSpec, engine: Engine) -> int:
     try:
         engine.compile(spec)
     except SpecError as err:

@@ -12,6 +12,8 @@ from rich.text import Text
 from plait.cli.config import resolve_workflow
 from plait.cli.console import jsonable, out_console
 from plait.cli.errors import EXIT_USAGE, print_problems
+from plait.cli.wiring import EngineParts
+from plait.cli.wiring import engine as wired_engine
 from plait.errors import Problem, SpecError
 from plait.graph.spec import WorkflowSpec
 from plait.nodes.defaults import Engine
@@ -51,8 +53,12 @@ def check_file(arg: str, engine: Engine) -> Report:
 
 
 def load_valid(arg: str, engine: Engine | None = None) -> WorkflowSpec:
-    """The spec of a workflow file, or :class:`SpecError` with every problem it has."""
-    report = check_file(arg, engine or Engine())
+    """The spec of a workflow file, or :class:`SpecError` with every problem it has
+    (checked against ``engine``, else against the engine ``plait run`` would build)."""
+    if engine is None:
+        with wired_engine(EngineParts(sandbox=False)) as built:
+            return load_valid(arg, built)
+    report = check_file(arg, engine)
     if report.spec is None or report.problems:
         raise SpecError(report.problems, source=report.file)
     return report.spec
@@ -75,8 +81,8 @@ def _print_report(report: Report) -> None:
 
 
 def validate_command(files: Sequence[str], json_output: bool) -> None:
-    engine = Engine()
-    reports = [check_file(arg, engine) for arg in files]
+    with wired_engine(EngineParts(sandbox=False)) as engine:
+        reports = [check_file(arg, engine) for arg in files]
     for report in reports:
         if json_output:
             typer.echo(json.dumps(jsonable(report.data()), ensure_ascii=False))
