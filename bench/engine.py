@@ -19,121 +19,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import random
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import report
+from bench import harness, report
+from bench.harness import OLLAMA_PORT, RESULTS
 from bench.scenarios import QUICK_BUDGET, QUICK_ROWS, QUICK_SCENARIOS, ROWS, SCENARIOS
-from bench.worker import MARKER
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-OLLAMA_PORT = 11434
 JOB_TIMEOUT = {"latency": 120.0, "burst": 300.0, "hooks": 120.0}
 
-
-PLAIT_SRC = ROOT / "src"  # --plait-src replaces it (e.g. a snapshot while plait is edited)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(ROOT), str(PLAIT_SRC)]
-    if env.get("PYTHONPATH"):
-        paths.append(env["PYTHONPATH"])
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    env.setdefault("PYTHONHASHSEED", "0")
-    return env
+# the shared machinery lives in bench.harness; these names stay for callers of bench.engine
+ROOT = harness.ROOT
+_env = harness.env
+_port_free = harness.port_free
+_plait_source = harness.plait_source
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-@contextlib.contextmanager
-def mock_server(port: int) -> Iterator[tuple[str, int]]:
-    """The mock Ollama in its own process (its CPU is nobody's measurement), on CPU 1."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plait.testing", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        env=_env(),
-        cwd=ROOT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"the mock LLM server did not start: {line!r}")
-        if (os.cpu_count() or 1) > 1:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(proc.pid, {1})
-        actual = int(line.rsplit(":", 1)[1])
-        yield "127.0.0.1", actual
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _plait_source() -> dict[str, str]:
-    """Where the measured plait came from: the path, and the repository's commit."""
-
-    def git(*args: str) -> str:
-        try:
-            done = subprocess.run(["git", *args], cwd=PLAIT_SRC, capture_output=True, text=True)
-        except OSError:
-            return ""
-        return done.stdout.strip()
-
-    dirty = git("status", "--porcelain", "--", "plait")
-    return {
-        "path": str(PLAIT_SRC),
-        "commit": git("rev-parse", "--short", "HEAD"),
-        "src_plait_modified": "yes" if dirty else "no",
-    }
+def mock_server(port: int) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """The mock Ollama (``python -m plait.testing``) in its own process, on CPU 1."""
+    return harness.mock_process(port)
 
 
 def run_worker(job: dict[str, Any]) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.worker", json.dumps(job)],
-            capture_output=True,
-            text=True,
-            env=_env(),
-            cwd=ROOT,
-            timeout=JOB_TIMEOUT[job["kind"]],
-        )
-    except subprocess.TimeoutExpired:
-        outcome = {"ok": False, "error": f"timed out after {JOB_TIMEOUT[job['kind']]:.0f} s"}
-    else:
-        lines = [ln for ln in done.stdout.splitlines() if ln.startswith(MARKER)]
-        if lines:
-            outcome = json.loads(lines[-1][len(MARKER) :])
-        else:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            outcome = {"ok": False, "error": f"exit {done.returncode}: " + " | ".join(tail)}
-    outcome["seconds"] = time.perf_counter() - started
-    return outcome
+    return harness.run_subprocess("bench.worker", job, JOB_TIMEOUT[job["kind"]])
 
 
 def plan(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -174,9 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         args.render.with_suffix(".md").write_text(report.markdown(result))
         print(f"wrote {args.render.with_suffix('.md')}")
         return 0
-    global PLAIT_SRC
     if args.plait_src:
-        PLAIT_SRC = args.plait_src.resolve()
+        harness.set_plait_src(args.plait_src)
     source = _plait_source()
     scenarios, rows = plan(args)
     rounds = args.rounds or (1 if args.quick else 5)

@@ -32,9 +32,11 @@ def headline(job: dict[str, Any], outcome: dict[str, Any]) -> str:
     return f"{m['us']:.1f} µs/run ({m['runs']} runs, CPU {m['cpu_us']:.1f} µs/run)"
 
 
-def _versions() -> dict[str, str]:
+def _versions(
+    dists: Sequence[str] = ("plait", "langgraph", "langchain-core", "graphbit"),
+) -> dict[str, str]:
     out = {}
-    for dist in ("plait", "langgraph", "langchain-core", "graphbit"):
+    for dist in dists:
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
