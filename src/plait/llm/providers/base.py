@@ -8,6 +8,7 @@ writes ``complete()``, ``_deltas()`` (which fills a :class:`StreamEnd`) and ``ac
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -44,7 +45,7 @@ class StreamEnd:
     reason: str | None = None
 
 
-class ProviderModel:
+class ProviderModel(ABC):
     """Base of the provider classes (see the module docs)."""
 
     provider: ClassVar[str] = ""
@@ -67,19 +68,20 @@ class ProviderModel:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._name!r}, base_url={self.base_url!r})"
 
+    @abstractmethod
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        raise NotImplementedError
+        """One completion (each provider maps its own API)."""
 
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         end = StreamEnd()
         return self._stream(self._deltas(request, end), end)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: not every provider pools
         """Close this event loop's connections."""
 
-    def _deltas(self, request: ModelRequest,
-                end: StreamEnd) -> Deltas:
-        raise NotImplementedError
+    @abstractmethod
+    def _deltas(self, request: ModelRequest, end: StreamEnd) -> Deltas:
+        """The provider's stream as deltas; it fills ``end`` with usage and finish reason."""
 
     def _response(self, parts: list[TextPart | ToolCallPart], usage: Usage,
                   reason: str | None) -> ModelResponse:
