@@ -27,7 +27,7 @@ def test_without_keys_the_local_model_is_the_default(tmp_path: Path) -> None:
     assert data["default_model"] == "local:smollm2-135m-instruct"
     assert not next(p for p in data["providers"] if p["name"] == "openai")["configured"]
     [row] = data["models"]
-    assert row["capabilities"]["tool_calling"] is False
+    assert row["capabilities"]["tool_calling"] is True  # via constrained decoding
 
 
 def test_keys_are_reported_but_never_printed(tmp_path: Path) -> None:

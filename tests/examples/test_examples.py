@@ -117,7 +117,10 @@ def test_python_example_main_prints_outputs(name: str,
         assert json.loads(printed) == EXPECTED[name]
 
 
-def test_every_workflow_file_validates(engine: Engine) -> None:
+def test_every_workflow_file_validates() -> None:
+    from plait.tools import default_tools
+
+    engine = Engine(tools=default_tools())  # the agent example names a built-in tool
     files = _workflow_files()
     assert len(files) >= len(PATTERNS) + 2  # the patterns plus the steps/ children
     for path in files:

@@ -34,7 +34,13 @@ from plait.llm import (
     ToolSpec,
 )
 from plait.llm import local as local_module
-from plait.llm.grammar import AnswerStreamer, envelope_schema, parse_envelope, schema_to_gbnf
+from plait.llm.grammar import (
+    MAX_STRING,
+    AnswerStreamer,
+    envelope_schema,
+    parse_envelope,
+    schema_to_gbnf,
+)
 from plait.llm.local import LocalModel
 
 
@@ -64,7 +70,7 @@ def test_constructing_loads_nothing() -> None:
     assert model.name == "local:smollm2-135m-instruct"
     assert not model.loaded
     assert model.capabilities.json_mode
-    assert not model.capabilities.tool_calling
+    assert model.capabilities.tool_calling  # through the grammar-constrained envelope
     assert model.capabilities.context_length == 4096  # what is loaded, not the model's max
     assert not LocalModel("/nowhere/model.gguf").loaded  # not even checked yet
 
@@ -327,7 +333,8 @@ def test_tool_definitions_with_the_same_name_do_not_collide() -> None:
               "$defs": {"Item": {"type": "integer"}}}
     schema = envelope_schema([ToolSpec(name="a", parameters=first),
                               ToolSpec(name="b", parameters=second)], require_tool=True)
-    assert schema["$defs"] == {"t0_Item": {"type": "string"}, "t1_Item": {"type": "integer"}}
+    assert schema["$defs"] == {"t0_Item": {"type": "string", "maxLength": MAX_STRING},
+                               "t1_Item": {"type": "integer"}}
     text = json.dumps(schema)
     assert '"#/$defs/t0_Item"' in text
     assert '"#/$defs/t1_Item"' in text

@@ -16,7 +16,7 @@ __all__ = ["capabilities_for", "register_capabilities"]
 _HOSTED = Capabilities(tool_calling=True, json_mode=True, vision=False, context_length=128_000)
 
 _TABLE: list[tuple[str, Capabilities]] = [
-    ("local:*", Capabilities(tool_calling=False, json_mode=True, context_length=8192)),
+    ("local:*", Capabilities(tool_calling=True, json_mode=True, context_length=4096)),
     ("mock:*", Capabilities(tool_calling=True, json_mode=True, context_length=32_768)),
     ("openai:gpt-4o*", Capabilities(tool_calling=True, json_mode=True, vision=True,
                                     context_length=128_000)),

@@ -63,7 +63,8 @@ def envelope_schema(tools: Sequence[ToolSpec], *, require_tool: bool = False,
     defs: _JSON = {}
     alternatives: list[JsonValue] = []
     for index, tool in enumerate(tools):
-        parameters = _hoist_defs(tool.parameters or _EMPTY_OBJECT, f"t{index}_", defs)
+        parameters = _hoist_defs(_bounded(tool.parameters or _EMPTY_OBJECT), f"t{index}_",
+                                 defs)
         alternatives.append({
             "type": "object",
             "properties": {"tool": {"const": tool.name}, "arguments": parameters},
@@ -71,7 +72,7 @@ def envelope_schema(tools: Sequence[ToolSpec], *, require_tool: bool = False,
         })
     if not require_tool:
         answer: JsonValue = (_hoist_defs(answer_schema, "answer_", defs) if answer_schema
-                             else {"type": "string"})
+                             else {"type": "string", "maxLength": MAX_STRING})
         alternatives.append({"type": "object", "properties": {"answer": answer},
                              "required": ["answer"]})
     schema: _JSON = {"anyOf": alternatives} if len(alternatives) > 1 else dict(
@@ -79,6 +80,52 @@ def envelope_schema(tools: Sequence[ToolSpec], *, require_tool: bool = False,
     if defs:
         schema["$defs"] = defs
     return schema
+
+
+MAX_STRING = 120
+"""Longest string argument in the tool envelope. A 135M model otherwise keeps writing inside a
+string (it even "closes" the JSON there, since the grammar allows ``}`` in strings) until it
+runs out of tokens, and the reply is cut mid-JSON. Bounded strings make every constrained
+reply end; a tighter bound a tool declares is kept."""
+
+
+def _bounded(schema: _JSON) -> _JSON:
+    """Tool parameters for a small model: strings capped at :data:`MAX_STRING`, and optional
+    open-ended mappings (``additionalProperties`` with no declared properties) left out, as
+    the model fills them with junk until ``max_tokens``."""
+    schema = copy.deepcopy(schema)
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        required = schema.get("required")
+        needed = set(required) if isinstance(required, list) else set()
+        for name in [n for n, p in properties.items() if n not in needed and _open_map(p)]:
+            del properties[name]
+
+    def walk(node: JsonValue) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+            kinds = node.get("type")
+            if (kinds == "string" or (isinstance(kinds, list) and "string" in kinds)) and (
+                    "enum" not in node and "const" not in node):
+                limit = node.get("maxLength")
+                node["maxLength"] = (min(limit, MAX_STRING) if isinstance(limit, int)
+                                     else MAX_STRING)
+
+    walk(schema)
+    return schema
+
+
+def _open_map(schema: JsonValue) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    if "anyOf" in schema and isinstance(schema["anyOf"], list):
+        return any(_open_map(s) for s in schema["anyOf"])
+    return schema.get("type") == "object" and not schema.get("properties") and bool(
+        schema.get("additionalProperties", True))
 
 
 def _hoist_defs(schema: _JSON, prefix: str, defs: _JSON) -> _JSON:

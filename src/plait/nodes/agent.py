@@ -114,7 +114,8 @@ class _Agent(BoundNode):
         messages.append(Message.user(self.prompt(inputs, input=ctx.inputs)))
         for step in range(1, params.max_steps + 1):
             force = params.tool_first and step == 1 and bool(self.specs)
-            reply = await self._ask(model, messages, native, ctx, node_id, force)
+            last = step == params.max_steps and step > 1  # the last step must answer
+            reply = await self._ask(model, messages, native, ctx, node_id, force, last)
             messages.append(reply)
             calls = reply.tool_calls
             if not calls:
@@ -135,15 +136,17 @@ class _Agent(BoundNode):
                         "final answer")
 
     async def _ask(self, model: Model, messages: list[Message], native: bool,
-                   ctx: RunContext, node_id: str, force_tool: bool = False) -> Message:
+                   ctx: RunContext, node_id: str, force_tool: bool = False,
+                   answer_now: bool = False) -> Message:
         params = self.params
         if native:
+            mode = "none" if answer_now else "required" if force_tool else "auto"
             request = ModelRequest(messages=tuple(messages), tools=self.specs,
-                                   tool_choice="required" if force_tool else "auto",
-                                   temperature=params.temperature, max_tokens=params.max_tokens)
+                                   tool_choice=mode, temperature=params.temperature,
+                                   max_tokens=params.max_tokens)
         else:
-            schema = (_fallback_schema(list(self.tools.values()),
-                                       None if force_tool else params.output_schema,
+            tools = [] if answer_now else list(self.tools.values())
+            schema = (_fallback_schema(tools, None if force_tool else params.output_schema,
                                        answer=not force_tool)
                       if self.specs else params.output_schema)
             request = ModelRequest(messages=tuple(messages), response_schema=schema,
