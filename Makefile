@@ -8,13 +8,14 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # on a machine pays the ~5 minutes.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: demo test test-fast lint typecheck bench bench-quick clean help
+.PHONY: demo test test-fast lint typecheck bench bench-quick bench-llm clean help
 
 help:
 	@echo "make demo        set up .venv and run plait's demo workflow (offline, no keys)"
 	@echo "make test        install test dependencies and run the whole suite (lint, types, layers, tests)"
 	@echo "make test-fast   unit tests only, stop at the first failure"
 	@echo "make bench       compare plait with LangGraph and GraphBit (writes bench/results/)"
+	@echo "make bench-llm   LLM workflows against a mock server: plait, LangGraph, GraphBit, bare clients"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,9 @@ bench: $(VENV)/.installed-bench
 
 bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.engine --quick
+
+bench-llm: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.llm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
