@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 records.append(
                     {"round": rnd, "row": job["row"], "scenario": job["scenario"], **outcome}
                 )
-                status = "ok" if outcome["ok"] else "SKIP" if outcome.get("unsupported") else "FAIL"
+                status = harness.status_word(outcome)
                 print(
                     f"  round {rnd + 1}/{rounds}  {job['scenario']:<13} {job['row']:<19} "
                     f"{status:<4} {report.headline(job, outcome)}",
@@ -167,14 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed=elapsed,
         plait_source=source,
     )
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
-    Path(f"{stem}.md").write_text(report.markdown(result))
-    print(f"done in {elapsed:.0f} s: {stem}.json, {stem}.md", flush=True)
-    broken = sorted({r["row"] for r in records if not r["ok"] and r["row"].startswith("plait/")})
-    if broken:
-        print(f"plait rows failed: {broken} (see {stem}.json)", file=sys.stderr)
-    return 1 if broken else 0
+    return harness.finish(stem, result, report.markdown(result), records, elapsed)
 
 
 if __name__ == "__main__":

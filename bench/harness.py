@@ -133,3 +133,21 @@ def run_subprocess(module: str, job: dict[str, Any], timeout: float) -> dict[str
             outcome = {"ok": False, "error": f"exit {done.returncode}: " + " | ".join(tail)}
     outcome["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def status_word(outcome: dict[str, Any]) -> str:
+    """``ok``, ``SKIP`` (the side cannot run the scenario) or ``FAIL``, for progress lines."""
+    return "ok" if outcome["ok"] else "SKIP" if outcome.get("unsupported") else "FAIL"
+
+
+def finish(stem: Path, result: dict[str, Any], markdown: str,
+           records: Sequence[dict[str, Any]], elapsed: float) -> int:
+    """Write ``stem.json`` and ``stem.md``; exit status 1 if any plait row failed."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    Path(f"{stem}.md").write_text(markdown)
+    print(f"done in {elapsed:.0f} s: {stem}.json, {stem}.md", flush=True)
+    broken = sorted({r["row"] for r in records if not r["ok"] and r["row"].startswith("plait/")})
+    if broken:
+        print(f"plait rows failed: {broken} (see {stem}.json)", file=sys.stderr)
+    return 1 if broken else 0

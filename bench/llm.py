@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                         **outcome,
                     }
                 )
-                status = "ok" if outcome["ok"] else "SKIP" if outcome.get("unsupported") else "FAIL"
+                status = harness.status_word(outcome)
                 print(
                     f"  round {rnd + 1}/{rounds}  {job['scenario']:<14} {job['row']:<17} "
                     f"{status:<4} {outcome['seconds']:5.1f} s  {llm_report.headline(outcome)}",
@@ -180,14 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         note=args.note,
         load=(load_start, os.getloadavg()),
     )
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    Path(f"{stem}.md").write_text(llm_report.markdown(result))
-    print(f"done in {elapsed:.0f} s: {stem}.json, {stem}.md", flush=True)
-    broken = sorted({r["row"] for r in records if not r["ok"] and r["row"].startswith("plait/")})
-    if broken:
-        print(f"plait rows failed: {broken} (see {stem}.json)", file=sys.stderr)
-    return 1 if broken else 0
+    return harness.finish(stem, result, llm_report.markdown(result), records, elapsed)
 
 
 if __name__ == "__main__":

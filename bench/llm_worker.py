@@ -30,7 +30,6 @@ import os
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.llm_scenarios import LATENCIES, QUICK_LIMITS, ROWS, SCENARIOS, SHAPES, Latency, task
-from bench.worker import MARKER, _cpu, _peak_rss_mb, _rss_mb
+from bench.worker import _cpu, _peak_rss_mb, _rss_mb, report_outcome
 
 WARM_SECONDS = 0.15
 WARM_BURST = 100
@@ -304,19 +303,7 @@ def main(argv: list[str]) -> int:
     if job.get("quick"):
         job["limits"] = dict(QUICK_LIMITS)
         job["budget"] = min(job.get("budget", 0.3), 0.3)
-    try:
-        outcome: dict[str, Any] = {"ok": True, "metrics": run_job(job)}
-    except Exception as exc:
-        unsupported = type(exc).__name__ == "Unsupported"
-        outcome = {
-            "ok": False,
-            "unsupported": unsupported,
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "" if unsupported else traceback.format_exc(limit=8),
-        }
-    sys.stdout.write("\n" + MARKER + json.dumps(outcome) + "\n")
-    sys.stdout.flush()
-    return 0
+    return report_outcome(lambda: run_job(job), traceback_limit=8)
 
 
 if __name__ == "__main__":

@@ -249,21 +249,27 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     return metrics
 
 
-def main(argv: list[str]) -> int:
-    job = json.loads(argv[0])
+def report_outcome(run: Callable[[], dict[str, Any]], *, traceback_limit: int = 6) -> int:
+    """Run one measurement and print its outcome after :data:`MARKER` for the parent.
+    An ``Unsupported`` error (a peer that cannot run the scenario) is not a failure."""
     try:
-        outcome: dict[str, Any] = {"ok": True, "metrics": run_job(job)}
+        outcome: dict[str, Any] = {"ok": True, "metrics": run()}
     except Exception as exc:
         unsupported = type(exc).__name__ == "Unsupported"
         outcome = {
             "ok": False,
             "unsupported": unsupported,
             "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "" if unsupported else traceback.format_exc(limit=6),
+            "traceback": "" if unsupported else traceback.format_exc(limit=traceback_limit),
         }
     sys.stdout.write("\n" + MARKER + json.dumps(outcome) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(argv[0])
+    return report_outcome(lambda: run_job(job))
 
 
 if __name__ == "__main__":
