@@ -89,26 +89,27 @@ def _local_installed() -> bool:
 def providers(config: Settings) -> list[ProviderStatus]:
     """Each built-in provider: configured or not, and why."""
     local = _local_installed()
+    p = config.providers
     return [
-        ProviderStatus("openai", config.providers.openai_api_key is not None
-                       or config.providers.openai_base_url is not None,
-                       _set(config.providers.openai_api_key, "OPENAI_API_KEY"),
-                       _public(config.providers.openai_base_url)),
-        ProviderStatus("azure", config.providers.azure_api_key is not None
-                       and config.providers.azure_endpoint is not None,
-                       _set(config.providers.azure_api_key, "AZURE_OPENAI_API_KEY"),
-                       _public(config.providers.azure_endpoint)),
-        ProviderStatus("anthropic", config.providers.anthropic_api_key is not None,
-                       _set(config.providers.anthropic_api_key, "ANTHROPIC_API_KEY"),
-                       _public(config.providers.anthropic_base_url)),
-        ProviderStatus("gemini", config.providers.gemini_api_key is not None,
-                       _set(config.providers.gemini_api_key, "GEMINI_API_KEY"),
-                       _public(config.providers.gemini_base_url)),
-        ProviderStatus("huggingface", config.providers.hf_token is not None
-                       or config.providers.hf_base_url is not None,
-                       _set(config.providers.hf_token, "HF_TOKEN"), _public(config.providers.hf_base_url)),
+        ProviderStatus("openai", p.openai_api_key is not None
+                       or p.openai_base_url is not None,
+                       _set(p.openai_api_key, "OPENAI_API_KEY"),
+                       _public(p.openai_base_url)),
+        ProviderStatus("azure", p.azure_api_key is not None
+                       and p.azure_endpoint is not None,
+                       _set(p.azure_api_key, "AZURE_OPENAI_API_KEY"),
+                       _public(p.azure_endpoint)),
+        ProviderStatus("anthropic", p.anthropic_api_key is not None,
+                       _set(p.anthropic_api_key, "ANTHROPIC_API_KEY"),
+                       _public(p.anthropic_base_url)),
+        ProviderStatus("gemini", p.gemini_api_key is not None,
+                       _set(p.gemini_api_key, "GEMINI_API_KEY"),
+                       _public(p.gemini_base_url)),
+        ProviderStatus("huggingface", p.hf_token is not None
+                       or p.hf_base_url is not None,
+                       _set(p.hf_token, "HF_TOKEN"), _public(p.hf_base_url)),
         ProviderStatus("ollama", True, "no key needed (models: ollama:NAME)",
-                       _public(config.providers.ollama_base_url)),
+                       _public(p.ollama_base_url)),
         ProviderStatus("local", local, "embedded, offline" if local else
                        "not installed: pip install 'plait[local]'"),
     ]
