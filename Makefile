@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # on a machine pays the ~5 minutes.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: demo test test-fast lint typecheck bench bench-quick bench-llm clean help
+.PHONY: postgres demo test test-fast lint typecheck bench bench-quick bench-llm clean help
 
 help:
 	@echo "make demo        set up .venv and run plait's demo workflow (offline, no keys)"
@@ -22,11 +22,16 @@ $(BIN)/python:
 	$(PIP) install -U pip
 
 # Re-install only when the project metadata changes.
-$(VENV)/.installed-cli: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[cli]"
+# torch first, pinned: pip takes the CPU build that lies on this machine's disk.
+$(VENV)/.installed-torch: | $(BIN)/python
+	$(PIP) install "torch==2.13.0"
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-cli: pyproject.toml | $(VENV)/.installed-torch
+	$(PIP) install -e ".[cli,local,rag]"
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/.installed-torch
 	$(PIP) install -e ".[dev]"
 	@touch $@ $(VENV)/.installed-cli
 
@@ -44,7 +49,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+# PostgreSQL 15 + pgvector for the store and vector-store conformance suites (skips when present).
+postgres:
+	@bash scripts/setup-postgres.sh
+
+test: lint typecheck postgres
 	$(BIN)/pytest -q
 
 test-fast: $(VENV)/.installed-dev

@@ -32,10 +32,11 @@ def port_accepts(target: PortType, source: PortType) -> bool:
 
 
 class RunStatus(StrEnum):
-    """Lifecycle of a run (``waiting`` and ``paused`` arrive with durable execution)."""
+    """Lifecycle of a run. ``waiting``: paused on human-input interrupts, persisted, resumable."""
 
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

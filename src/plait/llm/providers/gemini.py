@@ -138,7 +138,7 @@ class GeminiModel(ProviderModel):
         except (json.JSONDecodeError, errors.UnknownApiResponseError) as err:
             raise invalid_json(PROVIDER, "the reply", ValueError(str(err))) from None
 
-    def _params(self, request: ModelRequest) -> tuple[list[JSONObject], Any]:
+    def _params(self, request: ModelRequest) -> tuple[Any, Any]:
         """``contents`` and ``config`` (plain dicts the SDK validates)."""
         system, turns = split_system(request.messages)
         config: JSONObject = {"automatic_function_calling": {"disable": True}}
