@@ -79,8 +79,9 @@ class ThrowawayPostgres:
                 os.setuid(entry.pw_uid)
 
             kwargs["preexec_fn"] = demote
-        proc: subprocess.CompletedProcess[str] = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              env={**os.environ, "LC_ALL": "C"}, **kwargs)  # type: ignore[call-overload]
+        proc: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+            cmd, capture_output=True, text=True, check=False,
+            env={**os.environ, "LC_ALL": "C"}, **kwargs)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): "
                                f"{proc.stderr.strip() or proc.stdout.strip()}")
