@@ -54,7 +54,7 @@ postgres:
 	@bash scripts/setup-postgres.sh
 
 test: lint typecheck postgres
-	$(BIN)/pytest -q
+	PLAIT_REQUIRE_PG=1 $(BIN)/pytest -q
 
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/pytest -q -x -m "not slow"

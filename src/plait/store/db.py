@@ -69,8 +69,8 @@ class Database:
         await db.migrate()
         return db
 
-    async def migrate(self, revision: str = "head") -> None:
-        """Run Alembic's upgrade to ``revision`` on this database."""
+    async def migrate(self, revision: str = "heads") -> None:
+        """Run Alembic's upgrade to ``revision`` (every branch head by default)."""
         from alembic import command
         from alembic.config import Config
 

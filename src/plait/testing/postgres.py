@@ -111,12 +111,17 @@ class ThrowawayPostgres:
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"PostgreSQL did not start; see {self._dir / 'log'}")
+        self.create_database(self.database)
+        return self
+
+    def create_database(self, name: str) -> str:
+        """A new empty database with the extensions installed; returns its URL."""
         psql = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
                 "-v", "ON_ERROR_STOP=1", "-q"]
-        self._run(*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{self.database}"')
+        self._run(*psql, "-d", "postgres", "-c", f'CREATE DATABASE "{name}"')
         for ext in self.extensions:
-            self._run(*psql, "-d", self.database, "-c", f"CREATE EXTENSION IF NOT EXISTS {ext}")
-        return self
+            self._run(*psql, "-d", name, "-c", f"CREATE EXTENSION IF NOT EXISTS {ext}")
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
         if self._dir is None:
