@@ -8,6 +8,11 @@ variable                    setting
 ``PLAIT_MODEL``             default ``provider:model`` (else: a hosted provider whose
                             key is set, else the embedded local model)
 ``PLAIT_LOG_LEVEL``         log level of the entry points (default ``WARNING``)
+``PLAIT_DATABASE_URL``      runs, checkpoints, state, sessions, artifacts (default
+                            ``sqlite:///$PLAIT_HOME/plait.db``; or ``postgresql://...``)
+``PLAIT_RAG_STORE``         the vector store: a directory (embedded, default
+                            ``$PLAIT_HOME/rag``), ``postgresql://...`` or ``chroma://DIR``
+``PLAIT_EMBEDDER``          the embedding model (default ``local:all-MiniLM-L6-v2``)
 ``OPENAI_API_KEY``          OpenAI key; ``OPENAI_BASE_URL`` for compatible servers
 ``AZURE_OPENAI_API_KEY``    Azure OpenAI key; ``AZURE_OPENAI_ENDPOINT``,
                             ``OPENAI_API_VERSION``
@@ -54,6 +59,9 @@ class Settings(BaseModel):
     home: Path
     model: str | None = None
     log_level: str = "WARNING"
+    database_url: str | None = None
+    rag_store: str | None = None
+    embedder: str = "local:all-MiniLM-L6-v2"
     providers: ProviderConfig = ProviderConfig()
     """Keys and endpoints of the model providers (secrets stay ``SecretStr``)."""
 
@@ -71,6 +79,9 @@ class Settings(BaseModel):
             home=Path(_text(env, "PLAIT_HOME") or Path.home() / ".plait"),
             model=_text(env, "PLAIT_MODEL"),
             log_level=(_text(env, "PLAIT_LOG_LEVEL") or "WARNING").upper(),
+            database_url=_text(env, "PLAIT_DATABASE_URL"),
+            rag_store=_text(env, "PLAIT_RAG_STORE"),
+            embedder=_text(env, "PLAIT_EMBEDDER") or "local:all-MiniLM-L6-v2",
             providers=ProviderConfig(
                 openai_api_key=_secret(env, "OPENAI_API_KEY"),
                 openai_base_url=_text(env, "OPENAI_BASE_URL"),
@@ -86,6 +97,20 @@ class Settings(BaseModel):
                 ollama_base_url=ollama,
             ),
         )
+
+    @property
+    def database(self) -> str:
+        """Where runs and state live: ``PLAIT_DATABASE_URL``, else SQLite under the home."""
+        return self.database_url or f"sqlite:///{self.home / 'plait.db'}"
+
+    @property
+    def vector_store(self) -> str:
+        """The RAG store location: ``PLAIT_RAG_STORE``, else the embedded store under home."""
+        return self.rag_store or str(self.home / "rag")
+
+    @property
+    def embedding_cache(self) -> Path:
+        return self.home / "cache" / "embeddings.sqlite"
 
     def provider_config(self, *, model: str | None = None) -> ProviderConfig:
         """The model layer's view of these settings; ``model`` overrides the default."""
