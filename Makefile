@@ -11,7 +11,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 .PHONY: postgres demo test test-fast lint typecheck bench bench-quick bench-llm clean help
 
 help:
-	@echo "make demo        set up .venv and run plait's demo workflow (offline, no keys)"
+	@echo "make demo        set up .venv, ingest plait's docs and answer a question about them with citations (offline, no keys)"
 	@echo "make test        install test dependencies and run the whole suite (lint, types, layers, tests)"
 	@echo "make test-fast   unit tests only, stop at the first failure"
 	@echo "make bench       compare plait with LangGraph and GraphBit (writes bench/results/)"
@@ -39,8 +39,11 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
 	$(PIP) install -e ".[dev,bench]"
 	@touch $@
 
+# The main job on the embedded defaults: ingest plait's own docs into the embedded vector store
+# (local MiniLM embeddings) and answer a question with numbered citations (local SmolLM2).
+DEMO_QUESTION ?= How does plait skip unchanged documents when it ingests a folder again?
 demo: $(VENV)/.installed-cli
-	$(BIN)/plait run examples/demo.yaml --input-file examples/demo-input.yaml
+	$(BIN)/plait run examples/docs-qa.yaml --input source=docs --input "question=$(DEMO_QUESTION)"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests examples bench

@@ -309,6 +309,197 @@ def models(
                                      json_output=json_output))
 
 
+CollectionOption = Annotated[str, typer.Option(
+    "--collection", "-c", metavar="NAME", help="The collection (created by plait ingest).")]
+TenantOption = Annotated[str | None, typer.Option(
+    "--tenant", metavar="TENANT", help="Whose collections: every tenant's are separate.",
+    show_default="default")]
+ModeOption = Annotated[str, typer.Option(
+    "--mode", help="vector (embeddings), keyword (BM25) or hybrid (both, fused).")]
+
+
+def _exit(code: int) -> None:
+    if code != 0:
+        raise typer.Exit(code)
+
+
+@app.command("ingest")
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH...", help="Files and directories to load (text, Markdown, HTML, PDF, "
+                                "DOCX, CSV, JSON, JSONL).", show_default=False)],
+    collection: CollectionOption = "default",
+    tenant: TenantOption = None,
+    chunking: Annotated[str, typer.Option(
+        "--chunking", help="How to split documents: auto (Markdown by headings, the rest "
+                           "recursively), recursive, fixed, sentence, token or markdown.")
+    ] = "auto",
+    chunk_size: Annotated[int | None, typer.Option(
+        "--chunk-size", min=1, help="Chunk size in characters (tokens for --chunking token).",
+        show_default="800, or 200 tokens")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(
+        "--chunk-overlap", min=0, help="Overlap between chunks.", show_default="100")] = None,
+    include: Annotated[list[str] | None, typer.Option(
+        "--include", metavar="GLOB", help="Only files matching this glob (repeatable).",
+        show_default="every supported type")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        "--exclude", metavar="GLOB", help="Skip files matching this glob (repeatable).",
+        show_default=False)] = None,
+    no_prune: Annotated[bool, typer.Option(
+        "--no-prune", help="Keep documents whose files are gone from the directory.")] = False,
+    reembed: Annotated[bool, typer.Option(
+        "--reembed", help="If the collection was built with another embedding model, "
+                          "re-embed it first (resumable).")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Load, chunk, embed and store documents into a collection, incrementally.
+
+    Unchanged documents are skipped (by content hash), changed ones replaced, and files gone
+    from an ingested directory removed. A file that cannot be read is reported and the rest
+    go on (exit 1 when any failed). The store is PLAIT_RAG_STORE (default: the embedded store
+    under PLAIT_HOME); the embedder PLAIT_EMBEDDER (default: the local all-MiniLM-L6-v2).
+    """
+    from plait.cli.rag import IngestOptions, ingest_command
+
+    with reporting(ctx):
+        _exit(ingest_command(IngestOptions(
+            paths=paths, collection=collection, tenant=tenant, chunking=chunking,
+            chunk_size=chunk_size, chunk_overlap=chunk_overlap, include=include,
+            exclude=exclude or (), prune=not no_prune, reembed=reembed,
+            json_output=json_output)))
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.",
+                                         show_default=False)],
+    collection: CollectionOption = "default",
+    tenant: TenantOption = None,
+    mode: ModeOption = "hybrid",
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many hits.")] = 5,
+    where: Annotated[str | None, typer.Option(
+        "--filter", metavar="JSON", help='A metadata filter, e.g. \'{"source": "a.md"}\' or '
+                                         '\'{"page": {"$gte": 2}}\'.', show_default=False)
+    ] = None,
+    mmr: Annotated[bool, typer.Option("--mmr", help="Diversify the hits (MMR).")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Search a collection and show the best chunks with their scores and sources."""
+    from plait.cli.rag import SearchOptions, search_command
+
+    if mode not in ("vector", "keyword", "hybrid"):
+        with reporting(ctx):
+            raise UsageError(f"--mode must be vector, keyword or hybrid, not {mode!r}")
+    with reporting(ctx):
+        _exit(search_command(SearchOptions(query=query, collection=collection, tenant=tenant,
+                                           mode=mode, top_k=top_k, where=where, mmr=mmr,
+                                           json_output=json_output)))
+
+
+@app.command("ask")
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.",
+                                            show_default=False)],
+    collection: CollectionOption = "default",
+    tenant: TenantOption = None,
+    model: ModelOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1,
+                                       help="How many chunks to give the model.")] = 4,
+    mode: ModeOption = "hybrid",
+    json_output: JsonFlag = False,
+) -> None:
+    """Answer a question from a collection, citing the sources as numbered references.
+
+    Retrieves the best chunks (hybrid search by default) and asks the model (the default
+    model: PLAIT_MODEL, a hosted provider whose key is set, else the embedded local model)
+    to answer from them. The answer is followed by its numbered sources.
+    """
+    from plait.cli.rag import AskOptions, ask_command
+
+    with reporting(ctx):
+        if mode not in ("vector", "keyword", "hybrid"):
+            raise UsageError(f"--mode must be vector, keyword or hybrid, not {mode!r}")
+        _exit(ask_command(AskOptions(question=question, collection=collection, tenant=tenant,
+                                     model=model, top_k=top_k, mode=mode,
+                                     json_output=json_output)))
+
+
+class CollectionAction(StrEnum):
+    LIST = "list"
+    STATS = "stats"
+    DROP = "drop"
+
+
+@app.command("collections")
+def collections(
+    ctx: typer.Context,
+    action: Annotated[CollectionAction, typer.Argument(
+        help="list the collections, show one's stats, or drop one.")] = CollectionAction.LIST,
+    name: Annotated[str | None, typer.Argument(
+        metavar="[NAME]", help="The collection (for stats and drop).", show_default=False)
+    ] = None,
+    tenant: TenantOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Drop without asking.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """List collections, show a collection's stats, or drop one."""
+    from plait.cli.rag import collections_command
+
+    with reporting(ctx):
+        if action is CollectionAction.DROP and not yes:
+            if name is None:
+                raise UsageError("plait collections drop needs a collection NAME")
+            if not typer.confirm(f"drop collection {name!r} and everything in it?"):
+                raise typer.Exit(1)
+        _exit(collections_command(action.value, name, tenant=tenant, json_output=json_output))
+
+
+eval_app = typer.Typer(help="Measure plait: retrieval quality on BEIR datasets.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(
+        metavar="DIR", help="A BEIR-layout dataset: corpus.jsonl, queries.jsonl and "
+                            "qrels/test.tsv (gzipped or not).", show_default=False)],
+    method: Annotated[list[str] | None, typer.Option(
+        "--method", help="vector, bm25 or hybrid (repeatable).",
+        show_default="all three")] = None,
+    split: Annotated[str, typer.Option("--split", help="The qrels split to score.")] = "test",
+    fusion: Annotated[str, typer.Option(
+        "--fusion", help="How hybrid fuses: rrf (reciprocal rank) or weighted.")] = "rrf",
+    alpha: Annotated[float, typer.Option(
+        "--alpha", min=0.0, max=1.0, help="Weighted fusion's vector weight.")] = 0.5,
+    ignore_identical_ids: Annotated[bool, typer.Option(
+        "--ignore-identical-ids", help="Drop hits whose id equals the query id (as BEIR does "
+                                       "for datasets whose queries are also documents).")
+    ] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object per method.")] = False,
+) -> None:
+    """nDCG@10, recall@10, recall@100 and MRR@10 of vector, BM25 and hybrid retrieval.
+
+    Ingests the corpus (title + text, one record per document) into an in-memory store with
+    the settings' embedder (PLAIT_EMBEDDER; cached, so reruns skip embedding), runs every
+    query through each method and scores the rankings against the qrels.
+    """
+    from plait.cli.evaluate import EvalOptions, eval_retrieval_command
+
+    with reporting(ctx):
+        if fusion not in ("rrf", "weighted"):
+            raise UsageError(f"--fusion must be rrf or weighted, not {fusion!r}")
+        _exit(eval_retrieval_command(EvalOptions(
+            dataset=dataset, methods=tuple(method or ("vector", "bm25", "hybrid")),
+            split=split, fusion=fusion, alpha=alpha,
+            ignore_identical_ids=ignore_identical_ids, json_output=json_output)))
+
+
 @app.command("version")
 def version(ctx: typer.Context) -> None:
     """Print plait's version, the Python version and the platform."""

@@ -154,8 +154,11 @@ def _execute(options: RunOptions, path: Path, spec: WorkflowSpec, engine: Engine
     tracker = RunTracker(spec, listener)
 
     async def go() -> RunResult:
-        return await engine.run(spec, inputs, timeout=options.timeout, fail_fast=fail_fast,
-                                check=False, on_event=tracker)
+        try:
+            return await engine.run(spec, inputs, timeout=options.timeout,
+                                    fail_fast=fail_fast, check=False, on_event=tracker)
+        finally:
+            await engine.knowledge.close()  # persists what RAG nodes stored
 
     try:
         if live:

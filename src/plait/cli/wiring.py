@@ -20,6 +20,7 @@ from plait.errors import UsageError
 from plait.graph.spec import Profile, WorkflowSpec
 from plait.llm import ModelRegistry, parse_model_string
 from plait.nodes.defaults import Engine
+from plait.nodes.knowledge import Knowledge
 from plait.nodes.recording import Cassette, CassetteModels, cassette_tools
 from plait.settings import Settings
 from plait.tools import ToolRegistry
@@ -30,6 +31,7 @@ __all__ = [
     "EngineParts",
     "check_model_name",
     "engine",
+    "knowledge",
     "model_registry",
     "settings",
     "with_model",
@@ -77,6 +79,35 @@ def _tools(stack: ExitStack, project: Project | None, *, sandbox: bool) -> ToolR
     return default_tools(sandbox=root)
 
 
+def _embedder_options(config: Settings) -> dict[str, object]:
+    """The provider key/endpoint the settings' embedder needs (never printed)."""
+    provider = config.embedder.partition(":")[0]
+    p = config.providers
+    if provider == "openai":
+        return {"api_key": p.openai_api_key, "base_url": p.openai_base_url}
+    if provider == "ollama":
+        return {"base_url": p.ollama_base_url}
+    if provider == "gemini":
+        return {"api_key": p.gemini_api_key, "base_url": p.gemini_base_url}
+    if provider == "tei":
+        return {"api_key": p.hf_token, "base_url": p.hf_base_url}
+    return {}
+
+
+def knowledge(config: Settings) -> Knowledge:
+    """The RAG kinds' store and embedder from the settings, opened on first use: the vector
+    store at ``PLAIT_RAG_STORE`` (default the embedded store under ``PLAIT_HOME``) and the
+    ``PLAIT_EMBEDDER`` model with a persistent cache."""
+    from plait.rag.embeddings import embedder_from_id
+    from plait.rag.stores import open_store
+
+    options = {k: v for k, v in _embedder_options(config).items() if v is not None}
+    return Knowledge(
+        store=lambda: open_store(config.vector_store),
+        embedder=lambda: embedder_from_id(config.embedder, cache=config.embedding_cache,
+                                          **options))  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineParts:
     """What an engine is built from (each has a sensible default)."""
@@ -105,4 +136,5 @@ def engine(parts: EngineParts | None = None, *, config: Settings | None = None
             models = CassetteModels(models, parts.cassette)
             tools = cassette_tools(tools, parts.cassette)
         yield Engine(models=models, tools=tools, max_concurrency=parts.max_concurrency,
-                     profile=parts.profile or Profile.HIGH_THROUGHPUT)
+                     profile=parts.profile or Profile.HIGH_THROUGHPUT,
+                     knowledge=knowledge(config))

@@ -12,7 +12,8 @@ from plait.graph.hooks import Hook
 from plait.graph.registry import FunctionRegistry, KindRegistry
 from plait.graph.spec import Profile
 from plait.llm import ModelRegistry, PriceTable
-from plait.nodes import builtin_functions, default_registry
+from plait.nodes import Knowledge, builtin_functions, default_registry
+from plait.nodes.human import check_answer
 from plait.tools import ToolRegistry
 
 __all__ = ["Engine", "Flow"]
@@ -27,16 +28,19 @@ class Engine(_Engine):
                  max_concurrency: int | None = None, kind_limits: Mapping[str, int] | None = None,
                  fail_fast: bool | None = None, breaker: BreakerConfig | None = None,
                  seed: int | None = None, models: ModelRegistry | None = None,
-                 prices: PriceTable | None = None, tools: ToolRegistry | None = None) -> None:
+                 prices: PriceTable | None = None, tools: ToolRegistry | None = None,
+                 knowledge: Knowledge | None = None) -> None:
         base = builtin_functions()
         self.models = models if models is not None else ModelRegistry()
         self.tools = tools if tools is not None else ToolRegistry()
+        self.knowledge = knowledge if knowledge is not None else Knowledge()
         super().__init__(kinds=kinds or default_registry(models=self.models, prices=prices,
-                                                         tools=self.tools),
+                                                         tools=self.tools,
+                                                         knowledge=self.knowledge),
                          functions=base if functions is None else base.merged(functions),
                          profile=profile, hooks=hooks, max_concurrency=max_concurrency,
                          kind_limits=kind_limits, fail_fast=fail_fast, breaker=breaker,
-                         seed=seed)
+                         seed=seed, validate_answer=check_answer)
 
 
 class Flow(_Flow):
