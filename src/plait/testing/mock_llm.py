@@ -2,9 +2,10 @@
 
 It speaks the APIs plait's providers call: OpenAI chat completions, models and embeddings
 (``/v1/...``, also what vLLM, LM Studio, llama.cpp, Ollama's ``/v1`` and Hugging Face's TGI
-serve), Anthropic messages, Ollama's native API, Google Gemini, and TGI's ``/generate``. Each
-answers whole or streamed exactly in its API's shape, so a client that only reaches a model over
-HTTP (plait's providers, GraphBit's Python binding) runs with no model and no network::
+serve), Anthropic messages, Ollama's native API, Google Gemini, TGI's ``/generate`` and TEI's
+``/embed``. Each answers whole or streamed exactly in its API's shape, so a client that only
+reaches a model over HTTP (plait's providers, GraphBit's Python binding) runs with no model
+and no network::
 
     from plait.testing import MockLLMServer, Reply, ToolCall
 

@@ -12,6 +12,12 @@ its native routes:
   carries ``generated_text`` and ``details``.
 - ``POST /``: either of the two, by the body's ``stream`` (a list when not streamed).
 - ``GET /info`` and ``GET /health``.
+- ``POST /embed``: Text Embeddings Inference (TEI), TGI's sibling for embedding models:
+  ``{"inputs": str | [str], "dimensions"?: int}`` -> one deterministic vector per input
+  (:func:`~plait.testing.hash_embedding`), always a list of lists. More than
+  :data:`TEI_MAX_CLIENT_BATCH` inputs get 413, as TEI's default ``--max-client-batch-size``
+  does; with ``api_key`` set, a call needs ``Authorization: Bearer KEY``. TEI's errors are
+  ``{"error": ..., "error_type": "Validation" | "Overloaded" | "Unhealthy" | ...}``.
 
 Tool-call replies have no place in this API: they are sent as their JSON text. Errors are
 ``{"error": "...", "error_type": "validation" | "overloaded" | "generation"}``.
@@ -34,19 +40,52 @@ from plait.testing.mock_http import (
     SSEStyle,
 )
 from plait.testing.mock_script import LLMRequest, Message, tokenize
+from plait.testing.mock_vectors import hash_embedding
 
 if TYPE_CHECKING:
     from plait.testing.mock_llm import MockLLMServer
     from plait.testing.mock_turn import Turn
 
-__all__ = ["register_tgi", "tgi_error"]
+__all__ = ["TEI_MAX_CLIENT_BATCH", "register_tgi", "tei_error", "tgi_error"]
 
 TGI_SSE: Final = SSEStyle(space=False)
+TEI_MAX_CLIENT_BATCH: Final = 32
+_TEI_KINDS: Final = {400: "Empty", 413: "Validation", 422: "Tokenizer", 429: "Overloaded",
+                     503: "Unhealthy"}
 
 
 def tgi_error(status: int, message: str) -> JSONObject:
     kind = "overloaded" if status in (429, 503) else "generation" if status >= 500 else "validation"
     return {"error": message, "error_type": kind}
+
+
+def tei_error(status: int, message: str) -> JSONObject:
+    kind = _TEI_KINDS.get(status, "Backend" if status >= 500 else "Validation")
+    return {"error": message, "error_type": kind}
+
+
+async def _embed(server: MockLLMServer, http: HTTPRequest, out: HTTPResponder) -> None:
+    given = http.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if server.api_key is not None and given != server.api_key:
+        await out.send_json(401, tei_error(401, "Unauthorized"))
+        return
+    body = http.json()
+    raw = body.get("inputs")
+    texts = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise ValueError("`inputs` must be a non-empty string or list of strings")
+    if len(texts) > TEI_MAX_CLIENT_BATCH:
+        message = f"batch size {len(texts)} > maximum allowed batch size {TEI_MAX_CLIENT_BATCH}"
+        await out.send_json(413, tei_error(413, message))
+        return
+    model = server.models[0] if server.models else "mock"
+    request = LLMRequest("tei", "embed", model, "\n".join(texts), False, body)
+    turn = await server.begin(request, http, out, scripted=False)
+    if turn is None:
+        return
+    await turn.wait()
+    dims = optional_int(body.get("dimensions")) or server.embedding_dims
+    await out.send_json(200, [hash_embedding(text, dims) for text in texts])
 
 
 def _token(text: str) -> JSONObject:
@@ -153,9 +192,11 @@ async def _health(server: MockLLMServer, http: HTTPRequest, out: HTTPResponder) 
 
 
 def register_tgi(router: Router) -> None:
-    """TGI's ``/generate``, ``/generate_stream``, ``/``, ``/info`` and ``/health``."""
+    """TGI's ``/generate``, ``/generate_stream``, ``/``, ``/info`` and ``/health``, and
+    TEI's ``/embed``."""
     router.add("POST", "/generate", _call("generate"), errors=tgi_error)
     router.add("POST", "/generate_stream", _call("stream"), errors=tgi_error)
     router.add("POST", "/", _call("compat"), errors=tgi_error)
     router.add("GET", "/info", _info, errors=tgi_error)
     router.add("GET", "/health", _health, errors=tgi_error)
+    router.add("POST", "/embed", _embed, errors=tei_error)
