@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from plait.store.artifacts import ArtifactStore
 from plait.store.checkpoints import SqlCheckpointStore
 from plait.store.db import Database
 from plait.store.runlog import SqlRunLog
+from plait.store.sessions import SessionStore
+from plait.store.state.sql import SqlStateStore
 
 __all__ = ["DB_FILE", "Stores", "open_store", "store_url"]
 
@@ -47,15 +50,22 @@ class Stores:
     db: Database
     checkpoints: SqlCheckpointStore
     runlog: SqlRunLog
+    state: SqlStateStore
+    artifacts: ArtifactStore
+    sessions: SessionStore
 
     @classmethod
     def on(cls, db: Database) -> Stores:
         """The stores on an open, migrated database."""
-        return cls(db=db, checkpoints=SqlCheckpointStore(db), runlog=SqlRunLog(db))
+        artifacts = ArtifactStore(db)
+        return cls(db=db, checkpoints=SqlCheckpointStore(db), runlog=SqlRunLog(db),
+                   state=SqlStateStore(db), artifacts=artifacts,
+                   sessions=SessionStore(db, artifacts=artifacts))
 
     async def close(self) -> None:
         await self.checkpoints.close()
         await self.runlog.close()
+        await self.state.close()
         await self.db.close()
 
     async def __aenter__(self) -> Stores:
