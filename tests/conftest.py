@@ -13,6 +13,15 @@ from plait.testing.postgres import ThrowawayPostgres, unavailable_reason
 _databases = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _plait_home(tmp_path_factory: pytest.TempPathFactory,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own PLAIT_HOME (``plait run`` stores runs there by default), and
+    PLAIT_DATABASE_URL from the machine never leaks in: no test writes to ``~/.plait``."""
+    monkeypatch.setenv("PLAIT_HOME", str(tmp_path_factory.mktemp("plait-home")))
+    monkeypatch.delenv("PLAIT_DATABASE_URL", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[ThrowawayPostgres]:
     """One throwaway PostgreSQL cluster (pgvector, ltree) for the whole test session.

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from plait.rag.stores.memory import MemoryVectorStore
 
 from plait import Engine
 from plait.errors import SpecError
@@ -15,6 +14,7 @@ from plait.nodes import Knowledge
 from plait.nodes.answer import cited_numbers
 from plait.nodes.defaults import Flow
 from plait.rag.embeddings import HashEmbedder
+from plait.rag.stores.memory import MemoryVectorStore
 from plait.testing.fake_model import FakeModel
 
 
