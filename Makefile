@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # on a machine pays the ~5 minutes.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: postgres demo test test-fast lint typecheck bench bench-quick bench-llm clean help
+.PHONY: postgres demo test test-fast lint typecheck bench bench-quick bench-llm bench-store bench-rag clean help
 
 help:
 	@echo "make demo        set up .venv, ingest plait's docs and answer a question about them with citations (offline, no keys)"
@@ -16,6 +16,8 @@ help:
 	@echo "make test-fast   unit tests only, stop at the first failure"
 	@echo "make bench       compare plait with LangGraph and GraphBit (writes bench/results/)"
 	@echo "make bench-llm   LLM workflows against a mock server: plait, LangGraph, GraphBit, bare clients"
+	@echo "make bench-store durable execution: checkpoints, state, sessions, event bus; LangGraph's checkpointers"
+	@echo "make bench-rag   vector search at 100K x 384: embedded store, faiss, Chroma, pgvector, NumPy; ingestion"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +72,15 @@ bench-quick: $(VENV)/.installed-bench
 
 bench-llm: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.llm
+
+# PostgreSQL rows need PostgreSQL 15 (make postgres); without it they are skipped.
+bench-store: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.store
+
+# About an hour on 2 cores (the first run also embeds 101K texts, cached in bench/data/);
+# pgvector rows need PostgreSQL 15 + pgvector (make postgres), else they are skipped.
+bench-rag: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.rag
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

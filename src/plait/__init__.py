@@ -28,11 +28,13 @@ from plait.errors import (
 )
 from plait.graph.breaker import BreakerConfig
 from plait.graph.builder import Ref
+from plait.graph.durability import Durability
 from plait.graph.engine import Workflow
 from plait.graph.events import (
     Event,
     NodeCancelled,
     NodeFailed,
+    NodeInterrupted,
     NodeOutput,
     NodeRetrying,
     NodeSkipped,
@@ -56,6 +58,8 @@ from plait.graph.hooks import (
     RunOutcome,
     Skip,
 )
+from plait.graph.interrupts import Interrupt
+from plait.graph.memory import MemoryCheckpointStore, MemoryRunLog
 from plait.graph.registry import FunctionRegistry, KindRegistry, NodeKind
 from plait.graph.spec import WorkflowSpec
 from plait.graph.state import Branch, RunResult
@@ -65,9 +69,11 @@ from plait.nodes.loader import load_spec
 from plait.types import RunStatus
 
 __all__ = [
-    "Branch", "BreakerConfig", "CircuitOpenError", "Continue", "Engine", "Event", "Flow",
-    "FunctionRegistry", "Hook", "InputError", "KindRegistry", "LoopLimitExceeded", "Modify",
-    "NodeCall", "NodeCancelled", "NodeError", "NodeFailed", "NodeFailure", "NodeKind",
+    "Branch", "BreakerConfig", "CircuitOpenError", "Continue", "Durability", "Engine", "Event",
+    "Flow", "FunctionRegistry", "Hook", "InputError", "Interrupt", "KindRegistry",
+    "LoopLimitExceeded", "MemoryCheckpointStore", "MemoryRunLog", "Modify",
+    "NodeCall", "NodeCancelled", "NodeError", "NodeFailed", "NodeFailure", "NodeInterrupted",
+    "NodeKind",
     "NodeOutcome", "NodeOutput", "NodeRetrying", "NodeSkipped", "NodeStarted", "NodeTimeout",
     "PlaitError", "Problem", "Ref", "Replace", "Retry", "RunCall", "RunError", "RunFailed",
     "RunFinished", "RunOutcome", "RunResult", "RunStarted", "RunStatus", "RunTimeout", "Skip",

@@ -7,7 +7,28 @@
     │   ├── SpecError                        an invalid workflow spec (all problems at once)
     │   ├── InputError                       missing or invalid run inputs
     │   ├── RegistryError                    unknown or duplicate registration
-    │   └── SyncInAsyncError                 run_sync() called inside a running event loop
+    │   ├── EmbedderMismatch                 a collection holds another embedding model's vectors
+    │   │   └── DimensionMismatch            vectors of another size than expected
+    │   ├── CollectionNotFound               no vector store collection with that ref (or expired)
+    │   ├── CollectionExists                 a vector store collection with that ref exists
+    │   ├── DatasetError                     an evaluation dataset is missing files or malformed
+    │   ├── RunNotFound                      no stored run has that id
+    │   ├── RunStatusError                   the run's status does not allow that (resume, cancel..)
+    │   ├── RunBusy                          another process is executing the run
+    │   ├── RecordExists                     a stored run, checkpoint or event has that key
+    │   ├── SessionNotFound                  no stored session has that id
+    │   ├── SessionClosed                    a closed session was written to
+    │   ├── ArtifactNotFound                 no stored artifact has that id
+    │   ├── ArtifactTooLarge                 an artifact is larger than the store's max_size
+    │   ├── WorkflowMismatch                 resume/fork got another workflow than the run's
+    │   ├── AnswerInvalid                    an answer to an interrupt is unknown or invalid
+    │   ├── OutputNotJSON                    a checkpointed node's output is not plain JSON
+    │   ├── SyncInAsyncError                 run_sync() called inside a running event loop
+    │   └── LoadError                        a document file is unreadable, corrupt or unsupported
+    ├── StoreError                           stored data conflicts, is corrupt or unreadable
+    │   ├── StateConflict                    a state write lost every attempt, or a restore clashed
+    │   ├── StateMigrationError              a stored value could not be migrated to its schema
+    │   └── ArtifactCorrupted                an artifact's blob failed verification on read
     └── RunError                             something failed while a run executed
         ├── NodeError                        a node raised; ``cause`` holds the original error
         ├── NodeTimeout (also TimeoutError)  a node exceeded its timeout
@@ -23,6 +44,9 @@
         ├── ToolError                        a tool failed (agents feed it back to the model);
         │                                    the tool errors are in ``plait.tools.errors``
         ├── BudgetExceeded                   the run's token or cost budget ran out
+        ├── InterruptTimeout                 an interrupt timed out and has no default
+        ├── CheckpointFailed                 the checkpoint store failed during a run
+        ├── RunCancelled                     the run was cancelled (``plait runs cancel``)
         └── RunFailed                        a finished run's failure; ``result`` has partial work
 
 Exceptions are inert data: constructors never log or do I/O.
@@ -37,28 +61,52 @@ if TYPE_CHECKING:
     from plait.types import RunResultLike
 
 __all__ = [
+    "AnswerInvalid",
+    "ArtifactCorrupted",
+    "ArtifactNotFound",
+    "ArtifactTooLarge",
     "BudgetExceeded",
+    "CheckpointFailed",
     "CircuitOpenError",
+    "CollectionExists",
+    "CollectionNotFound",
+    "DatasetError",
+    "DimensionMismatch",
+    "EmbedderMismatch",
     "InputError",
+    "InterruptTimeout",
+    "LoadError",
     "LoopLimitExceeded",
     "ModelError",
     "NodeError",
     "NodeTimeout",
     "OutputInvalid",
+    "OutputNotJSON",
     "PlaitError",
     "Problem",
     "ProviderRejected",
     "ProviderUnavailable",
     "RateLimited",
+    "RecordExists",
     "RegistryError",
+    "RunBusy",
+    "RunCancelled",
     "RunError",
     "RunFailed",
+    "RunNotFound",
+    "RunStatusError",
     "RunTimeout",
+    "SessionClosed",
+    "SessionNotFound",
     "SpecError",
+    "StateConflict",
+    "StateMigrationError",
+    "StoreError",
     "SyncInAsyncError",
     "ToolError",
     "TransientError",
     "UsageError",
+    "WorkflowMismatch",
 ]
 
 
@@ -121,6 +169,228 @@ class SyncInAsyncError(UsageError, RuntimeError):
     """``run_sync`` was called from inside a running event loop; ``await run()`` instead."""
 
     code = "sync_in_async"
+
+
+class LoadError(UsageError):
+    """A document could not be loaded: unreadable, corrupt or of an unsupported type.
+    ``source`` names the file (or record) and ``reason`` says why."""
+
+    code = "load_failed"
+
+    def __init__(self, reason: str, *, source: str = "") -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}" if source else reason)
+
+
+class EmbedderMismatch(UsageError):
+    """A collection's vectors come from another embedding model (or size) than the one given.
+    Search with the collection's model, or re-embed the collection (``plait.rag.reembed``)."""
+
+    code = "embedder_mismatch"
+
+
+class DimensionMismatch(EmbedderMismatch):
+    """Vectors of another size than expected: a model returned ``actual``-dim vectors where
+    ``expected``-dim ones were configured, cached or stored."""
+
+    code = "dimension_mismatch"
+
+    def __init__(self, message: str, *, expected: int, actual: int) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)
+
+
+class CollectionNotFound(UsageError):
+    """No vector store collection has this ref (tenant/namespace/name), or its TTL passed."""
+
+    code = "collection_not_found"
+
+    def __init__(self, ref: object) -> None:
+        self.ref = ref
+        super().__init__(f"no collection {ref}")
+
+
+class CollectionExists(UsageError):
+    """A vector store collection with this ref already exists (pass ``exist_ok=True``)."""
+
+    code = "collection_exists"
+
+    def __init__(self, ref: object) -> None:
+        self.ref = ref
+        super().__init__(f"collection {ref} already exists")
+
+
+class DatasetError(UsageError):
+    """An evaluation dataset (BEIR layout) is missing a file or has a malformed line."""
+
+    code = "dataset_invalid"
+
+
+class RunNotFound(UsageError):
+    """No stored run has this ``run_id`` (updating, answering or appending to it)."""
+
+    code = "run_not_found"
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"no stored run {run_id!r}")
+
+
+class RunStatusError(UsageError):
+    """The stored run's ``status`` does not allow what was asked: resuming a completed run or
+    one cancelled on purpose, cancelling a finished run, replaying an unfinished one."""
+
+    code = "run_status"
+
+    def __init__(self, run_id: str, status: str, message: str) -> None:
+        self.run_id = run_id
+        self.status = status
+        super().__init__(message)
+
+
+class RunBusy(UsageError):
+    """Another process on this machine is executing the run (it holds the run's lock file);
+    ``pid`` is that process, when known."""
+
+    code = "run_busy"
+
+    def __init__(self, run_id: str, pid: int | None = None) -> None:
+        self.run_id = run_id
+        self.pid = pid
+        who = f"process {pid}" if pid else "another process"
+        super().__init__(f"run {run_id!r} is being executed by {who}; wait for it, or stop "
+                         "it (Ctrl-C) first")
+
+
+class RecordExists(UsageError):
+    """A run, checkpoint or event with this key is already stored. Stored runs' checkpoints and
+    events are immutable: a second write of the same ``(run_id, seq)`` is refused, never
+    merged. ``keys`` lists the conflicting keys."""
+
+    code = "record_exists"
+
+    def __init__(self, message: str, *, keys: tuple[str, ...] = ()) -> None:
+        self.keys = keys
+        super().__init__(message)
+
+
+class WorkflowMismatch(UsageError):
+    """Resume or fork was given a workflow whose digest differs from the stored run's: the
+    run's checkpoints belong to another version of the workflow."""
+
+    code = "workflow_mismatch"
+
+
+class AnswerInvalid(UsageError):
+    """An answer names no interrupt the run waits on, or does not match the interrupt's
+    schema. ``problems`` lists every problem; nothing was recorded and the run still waits."""
+
+    code = "answer_invalid"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class OutputNotJSON(UsageError):
+    """A node of a checkpointed run returned a value that is not plain JSON (str-keyed dicts,
+    lists, strings, finite numbers, booleans, None), so it cannot be checkpointed."""
+
+    code = "output_not_json"
+
+    def __init__(self, node_id: str, detail: str) -> None:
+        self.node_id = node_id
+        super().__init__(f"node {node_id!r} returned a value that cannot be checkpointed: "
+                         f"{detail}; outputs of a run with a store must be plain JSON")
+
+
+class SessionNotFound(UsageError):
+    """No stored session has this ``session_id``."""
+
+    code = "session_not_found"
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"no stored session {session_id!r}")
+
+
+class SessionClosed(UsageError):
+    """A closed session cannot take new messages, metadata or artifacts."""
+
+    code = "session_closed"
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        super().__init__(f"session {session_id!r} is closed")
+
+
+class ArtifactNotFound(UsageError):
+    """No stored artifact has this ``artifact_id``."""
+
+    code = "artifact_not_found"
+
+    def __init__(self, artifact_id: str) -> None:
+        self.artifact_id = artifact_id
+        super().__init__(f"no stored artifact {artifact_id!r}")
+
+
+class ArtifactTooLarge(UsageError):
+    """An artifact of ``size`` bytes is over the store's ``limit``; nothing was written."""
+
+    code = "artifact_too_large"
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        self.name = name
+        self.size = size
+        self.limit = limit
+        super().__init__(f"artifact {name!r} is {size} bytes, over the limit of {limit} bytes")
+
+
+class StoreError(PlaitError):
+    """Stored data conflicts with a write, is corrupt, or cannot be read as it should be."""
+
+    code = "store_error"
+
+
+class StateConflict(StoreError):
+    """A state write could not be applied: ``update`` lost its compare-and-set more times
+    than allowed, or ``restore(on_conflict="error")`` found keys already stored (``keys``;
+    nothing was written)."""
+
+    code = "state_conflict"
+
+    def __init__(self, message: str, *, keys: tuple[str, ...] = ()) -> None:
+        self.keys = keys
+        super().__init__(message)
+
+
+class StateMigrationError(StoreError):
+    """The value stored under ``key`` could not be migrated from schema ``from_version``:
+    no migration is registered for that step, or the migration raised (``__cause__``)."""
+
+    code = "state_migration_failed"
+
+    def __init__(self, key: str, from_version: int, reason: str) -> None:
+        self.key = key
+        self.from_version = from_version
+        super().__init__(f"cannot migrate state {key!r} from schema version "
+                         f"{from_version}: {reason}")
+
+
+class ArtifactCorrupted(StoreError):
+    """An artifact's stored blob failed verification (it does not decompress, or its blake3
+    hash or size differs from the recorded ones). The bytes are never returned."""
+
+    code = "artifact_corrupted"
+
+    def __init__(self, artifact_id: str, digest: str, reason: str) -> None:
+        self.artifact_id = artifact_id
+        self.digest = digest
+        self.reason = reason
+        super().__init__(f"artifact {artifact_id!r} (blake3 {digest[:16]}) is corrupted: "
+                         f"{reason}")
 
 
 class RunError(PlaitError):
@@ -249,6 +519,37 @@ class BudgetExceeded(RunError):
         self.used = used
         self.limit = limit
         super().__init__(f"{what} budget exceeded: {used:g} used, limit {limit:g}")
+
+
+class InterruptTimeout(RunError):
+    """An interrupt's timeout passed with no answer, and it has no default."""
+
+    code = "interrupt_timeout"
+
+    def __init__(self, node_id: str, interrupt_id: str, seconds: float) -> None:
+        self.node_id = node_id
+        self.interrupt_id = interrupt_id
+        self.seconds = seconds
+        super().__init__(f"node {node_id!r}: interrupt {interrupt_id!r} got no answer within "
+                         f"{seconds:g}s and has no default")
+
+
+class CheckpointFailed(RunError):
+    """The checkpoint store failed while a run wrote to it; the run stopped. ``cause`` is the
+    store's error. Resume the run once the store works again."""
+
+    code = "checkpoint_failed"
+
+    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
+        self.cause = cause
+        super().__init__(message)
+
+
+class RunCancelled(RunError):
+    """The run was cancelled on purpose (``plait runs cancel``): the code stored with it. A run
+    cancelled by Ctrl-C has no code and can be resumed; a run cancelled on purpose cannot."""
+
+    code = "run_cancelled"
 
 
 class RunFailed(RunError):

@@ -2,7 +2,8 @@
 exit code, and a traceback only with ``plait --debug``.
 
 Exit codes: 0 success, 1 a run failed (or plait hit a bug), 2 bad usage, input, file or spec,
-130 interrupted (Ctrl-C).
+3 a run waits for answers (human input; resume it with ``plait runs resume``), 130 interrupted
+(Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "EXIT_WAITING",
     "ConfigError",
     "TargetExists",
     "exit_code",
@@ -34,6 +36,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_WAITING = 3
 EXIT_INTERRUPTED = 130
 
 

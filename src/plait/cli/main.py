@@ -15,7 +15,9 @@ import typer
 
 from plait.cli.console import CliState, out_console, print_json
 from plait.cli.errors import reporting
+from plait.cli.runs import runs_app
 from plait.errors import UsageError
+from plait.graph.durability import Durability
 from plait.graph.spec import Profile
 
 __all__ = ["app", "main"]
@@ -25,7 +27,7 @@ app = typer.Typer(
     help="Build, generate, validate, run and inspect plait workflows (YAML or JSON files), "
          "and chat with models.\n\n"
          "Exit codes: 0 success · 1 the run failed · 2 bad usage, input, file or workflow · "
-         "130 interrupted.",
+         "3 the run waits for answers · 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
@@ -144,13 +146,32 @@ def run(
         help="Answer every model and tool call from a recorded file: no keys, network or "
              "weights needed. Use the same --model (or PLAIT_MODEL) as when recording.",
         show_default=False)] = None,
+    durability: Annotated[Durability, typer.Option(
+        "--durability", case_sensitive=False,
+        help="When checkpoints reach the database: sync (before the next nodes start; a "
+             "kill loses nothing), async (in the background; a kill loses the last batch) "
+             "or exit (once, at the end; a kill loses the run).")] = Durability.SYNC,
+    no_store: Annotated[bool, typer.Option(
+        "--no-store", help="Do not store the run: no checkpoints, run log or recorded "
+                           "calls (it cannot be resumed, replayed or listed).")] = False,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", metavar="ID",
+        help="Store the run under this id instead of a random one (letters, digits, '.', "
+             "'_', '-'; it must not be stored yet), e.g. a job's name.",
+        show_default=False)] = None,
 ) -> None:
     """Run a workflow, showing each node's progress live, then print its outputs.
 
     On a terminal the nodes are shown in a live table; otherwise (logs, pipes) one line per
     event goes to stderr. Outputs and the summary go to stdout. Exits 0 when the run
-    completed, 1 when it failed, 2 on bad input and 130 when interrupted (Ctrl-C cancels
-    the run cleanly).
+    completed, 1 when it failed, 2 on bad input, 3 when it waits for answers (human input)
+    and 130 when interrupted (Ctrl-C cancels the run cleanly).
+
+    The run is stored in the database (PLAIT_DATABASE_URL, else PLAIT_HOME/plait.db): a
+    checkpoint after each node, its events, and a recording of its model and tool calls.
+    Its id is printed on stderr (and is in the --json result): after a failure, a kill or
+    Ctrl-C, `plait runs resume ID` continues it without running completed nodes again; see
+    `plait runs --help`.
 
     Models come from the environment (see `plait models`); agents get the built-in tools,
     with file tools in the project's sandbox/ folder (a temporary one outside a project)
@@ -162,7 +183,8 @@ def run(
         run_command(RunOptions(file=file, inputs=inputs or [], input_file=input_file,
                                json_output=json_output, profile=profile, timeout=timeout,
                                continue_on_error=continue_on_error, model=model,
-                               record=record, replay=replay))
+                               record=record, replay=replay, store=not no_store,
+                               durability=durability, run_id=run_id))
 
 
 @app.command("graph")
@@ -460,6 +482,7 @@ def collections(
 eval_app = typer.Typer(help="Measure plait: retrieval quality on BEIR datasets.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(runs_app, name="runs")
 
 
 @eval_app.command("retrieval")

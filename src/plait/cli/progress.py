@@ -22,6 +22,7 @@ from plait.cli.graph import layers
 from plait.graph.events import (
     Event,
     NodeFailed,
+    NodeInterrupted,
     NodeOutput,
     NodeRetrying,
     NodeSkipped,
@@ -44,6 +45,7 @@ _MARKS: dict[str, tuple[str, str]] = {
     "skipped": ("↷", "dim"),
     "failed": ("✗", "red"),
     "cancelled": ("⊘", "yellow"),
+    "waiting": ("⏸", "cyan"),
 }
 
 
@@ -156,6 +158,10 @@ class RunTracker:
             row.detail = f"attempt {event.attempt} in {format_duration(event.delay)}: {event.error}"
         elif isinstance(event, NodeSkipped):
             row.status, row.detail = "skipped", event.reason
+        elif isinstance(event, NodeInterrupted):
+            row.duration = row.elapsed()
+            row.status = "waiting"
+            row.detail = "; ".join(str(i.get("prompt", "")) for i in event.interrupts)
         elif isinstance(event, TokenDelta):
             row.detail = (row.detail + event.text)[-60:]
         elif isinstance(event, ToolCalled):
@@ -285,4 +291,8 @@ def plain_line(event: Event) -> Text | None:
     if isinstance(event, ToolCalled):
         return Text.assemble(("  ⚙ ", "cyan"), (event.node_id, "bold"),
                              f" called tool {event.tool}")
+    if isinstance(event, NodeInterrupted):
+        n = len(event.interrupts)
+        return Text.assemble(("  ⏸ ", "cyan"), (event.node_id, "bold"),
+                             f" waits for {n} answer{'s' if n != 1 else ''}")
     return None

@@ -118,6 +118,9 @@ class EngineParts:
     max_concurrency: int | None = None
     project: Project | None = None
     cassette: Cassette | None = None
+    calls: Cassette | None = None
+    """A stored run's own recording of its calls (outside ``cassette``: it records what
+    a ``--replay`` cassette answered too)."""
     sandbox: bool = True
     """Give file tools a real sandbox (``False``: a throwaway one, enough to validate)."""
 
@@ -135,6 +138,9 @@ def engine(parts: EngineParts | None = None, *, config: Settings | None = None
         if parts.cassette is not None:
             models = CassetteModels(models, parts.cassette)
             tools = cassette_tools(tools, parts.cassette)
+        if parts.calls is not None:
+            models = CassetteModels(models, parts.calls)
+            tools = cassette_tools(tools, parts.calls)
         yield Engine(models=models, tools=tools, max_concurrency=parts.max_concurrency,
                      profile=parts.profile or Profile.HIGH_THROUGHPUT,
                      knowledge=knowledge(config))

@@ -1,12 +1,15 @@
-"""What a running node can reach: its run's id and inputs, events, and child runs."""
+"""What a running node can reach: its run's id and inputs, events, child runs, the answers
+to its interrupts, and a place to record lineage."""
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Final
 
+from plait.errors import UsageError
 from plait.graph.events import EventSink, TokenDelta, ToolCalled
 from plait.graph.meter import Meter
 
@@ -14,7 +17,21 @@ if TYPE_CHECKING:
     from plait.graph.spec import RunSettings
     from plait.graph.state import RunResult
 
-__all__ = ["RunContext"]
+__all__ = ["CURRENT_NODE", "RunContext"]
+
+CURRENT_NODE: Final[ContextVar[str | None]] = ContextVar("plait_current_node", default=None)
+"""The id of the node whose code is running (set by the engine for nodes that run in their
+own task, and by function nodes that take ``ctx``), so ``ctx.answers()`` and ``ctx.lineage()``
+know which node asks. Kinds know their node id and pass it explicitly."""
+
+
+def _node(node_id: str | None) -> str:
+    if node_id is not None:
+        return node_id
+    current = CURRENT_NODE.get()
+    if current is None:
+        raise UsageError("cannot tell which node is asking; pass node_id")
+    return current
 
 
 class RunContext(ABC):
@@ -42,6 +59,27 @@ class RunContext(ABC):
                         key: str) -> RunResult:
         """Run a nested compiled workflow (from :meth:`BindEnv.compile_child`) as part of this
         run; its events carry ``path + (key,)``. Returns its result (failed or not)."""
+
+    def answers(self, node_id: str | None = None) -> dict[str, object]:
+        """The answers to the interrupts of node ``node_id`` (default: the calling node), by
+        interrupt key (the ``key`` it was given, else its index as a string, ``"0"``...).
+        Empty until the run is resumed with answers."""
+        return {}
+
+    def answer(self, key: str | int = 0, *, node_id: str | None = None) -> object:
+        """The answer to the calling node's interrupt ``key``; ``KeyError`` if unanswered."""
+        found = self.answers(_node(node_id))
+        name = str(key)
+        if name not in found:
+            raise KeyError(f"interrupt {name!r} of node {_node(node_id)!r} has no answer")
+        return found[name]
+
+    def lineage(self, node_id: str | None = None, /, **fields: object) -> None:
+        """Attach lineage (what produced the output: ``model=...``, ``prompt_hash=...``) to
+        node ``node_id``'s checkpoint (default: the calling node). Later calls add fields;
+        nested nodes' lineage lands on their top-level container. JSON values only; without
+        a store it is dropped."""
+        return None
 
     @property
     def listening(self) -> bool:

@@ -6,8 +6,9 @@ inputs, outputs and events are stored as JSON, never pickled.
 
 Model (decided):
 
-- A **run record** is written when a durable run starts: the canonical spec JSON, its digest,
-  the inputs, the status, timestamps, the parent run (for forks).
+- A **run record** is written when a durable run starts (in ``exit`` mode: when it ends): the
+  canonical spec JSON, its digest, the inputs, the status, timestamps, the parent run (for
+  forks). Its status is updated when the run ends (completed, failed, cancelled, waiting).
 - A **checkpoint** is appended after each top-level node settles (completed, skipped, failed,
   or waiting on interrupts). It holds only that node's delta, so storage grows linearly with the
   work done. ``seq`` increases by one per run; (run_id, seq) is unique and immutable.
@@ -15,8 +16,12 @@ Model (decided):
   nodes that asked.
 - The **run log** holds every event of a run, in order (``seq`` per run).
 
-Resume = the run record + its checkpoints + answers: completed/skipped nodes are restored, never
-run again; every other node is pending.
+Resume = the run record + its checkpoints + answers: each node's newest checkpoint counts.
+Completed nodes (and nodes a hook skipped) are restored, never run again; skips that follow
+from other nodes (an untaken branch, a skipped or failed upstream) are recomputed; every other
+node is pending. Only top-level nodes are checkpointed: a child run (subworkflow, map, loop) is
+part of its container node. The engine side lives in :mod:`plait.graph.checkpointing` (writing)
+and :mod:`plait.graph.restore` (reading back).
 """
 
 from __future__ import annotations
@@ -91,10 +96,14 @@ class NodeCheckpoint:
     code: str | None = None
     reason: str | None = None
     interrupts: Sequence[Mapping[str, JSONValue]] = ()
-    """For a waiting node: the pending interrupts (``id``, ``prompt``, ``schema``, ``default``,
-    ``timeout``)."""
+    """For a waiting node: every interrupt it asked (answered or not), as
+    :meth:`plait.graph.interrupts.PendingInterrupt.to_json` writes them: ``id``, ``node_id``,
+    ``key``, ``prompt``, ``schema``, ``timeout``, ``created_at``, ``path`` and ``default``
+    (absent when there is none)."""
     lineage: Mapping[str, JSONValue] = field(default_factory=dict)
-    """What produced the output: model ids, prompt hashes, output blake3 hash."""
+    """What produced the output: model ids, prompt hashes (``ctx.lineage``), ``children`` (the
+    lineage of nodes in the node's child runs), ``forked_from``/``edited`` (a fork's copies),
+    and the output's blake3 hash (added by the SQL stores)."""
     ts: float = 0.0
 
 
@@ -105,6 +114,8 @@ class LoggedEvent:
     type: str
     """The event class name (``NodeOutput``)."""
     data: Mapping[str, JSONValue]
+    """:func:`plait.graph.events.event_to_dict` made JSON (child runs' events carry their own
+    ``run_id`` and ``path`` here; ``LoggedEvent.run_id`` is the top-level run's)."""
     ts: float
 
 

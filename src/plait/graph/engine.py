@@ -12,19 +12,26 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from plait.errors import Problem, SyncInAsyncError, UsageError
+from plait.graph import resume as durable
 from plait.graph.breaker import BreakerConfig, BreakerRegistry
+from plait.graph.checkpointing import Journal
 from plait.graph.compiler import CompiledGraph, Compiler
+from plait.graph.durability import CheckpointStore, Durability, NodeCheckpoint, RunLog, RunRecord
 from plait.graph.events import NO_SINKS, RUN_EVENTS, Event, EventSink, RunFinished, Sinks
 from plait.graph.hooks import Hook, HookChain
 from plait.graph.inputs import resolve_inputs
+from plait.graph.interrupts import AnswerValidator
 from plait.graph.limits import Limiter
 from plait.graph.meter import Meter
 from plait.graph.profiles import PROFILES
 from plait.graph.registry import FunctionRegistry, KindRegistry
+from plait.graph.restore import Restore
+from plait.graph.runlog import EventLogWriter
 from plait.graph.scheduler import Runner, Runtime, new_run_id
 from plait.graph.spec import Profile, WorkflowSpec
 from plait.graph.specio import spec_from_data
 from plait.graph.state import RunResult
+from plait.types import RunStatus
 
 __all__ = ["Engine", "Workflow", "WorkflowLike"]
 
@@ -95,7 +102,8 @@ class Engine:
                  profile: Profile | str = Profile.HIGH_THROUGHPUT,
                  hooks: Sequence[Hook] = (), max_concurrency: int | None = None,
                  kind_limits: Mapping[str, int] | None = None, fail_fast: bool | None = None,
-                 breaker: BreakerConfig | None = None, seed: int | None = None) -> None:
+                 breaker: BreakerConfig | None = None, seed: int | None = None,
+                 validate_answer: AnswerValidator | None = None) -> None:
         try:
             self.profile = Profile(profile)
         except ValueError:
@@ -125,6 +133,8 @@ class Engine:
             release_outputs=defaults.release_outputs,
             rng=random.Random(seed),
         )
+        self.validate_answer = validate_answer
+        """Checks answers to interrupts against their JSON schema (None: no checks)."""
         self._subscribers: list[_Subscriber] = []
         self._sinks = NO_SINKS
         self._cache: OrderedDict[str, CompiledGraph] = OrderedDict()
@@ -186,45 +196,147 @@ class Engine:
 
         return unsubscribe
 
-    def _sinks_with(self, extra: EventSink | None) -> Sinks:
-        if extra is None:
+    def _sinks_with(self, extra: EventSink | None, more: EventSink | None = None) -> Sinks:
+        if extra is None and more is None:
             return self._sinks
-        return _combine([*self._subscribers, (extra, None)])
+        return _combine([*self._subscribers,
+                         *((sink, None) for sink in (extra, more) if sink is not None)])
+
+    @staticmethod
+    def _meter(graph: CompiledGraph, budget: Mapping[str, float] | None) -> Meter | None:
+        if budget is None:
+            return None
+        settings = graph.spec.settings
+        limits = {k: v for k, v in (("tokens", settings.max_tokens),
+                                     ("cost", settings.max_cost)) if v is not None}
+        limits.update(budget)
+        return Meter(limits)
 
     # -- running -------------------------------------------------------------------------
     async def run(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
                   run_id: str | None = None, timeout: float | None = None,
                   fail_fast: bool | None = None, check: bool = True,
                   on_event: EventSink | None = None,
-                  budget: Mapping[str, float] | None = None) -> RunResult:
-        """Run ``workflow`` to its end. With ``check`` (default) a failed run raises
-        :class:`~plait.errors.RunFailed` (its ``result`` has the partial work). ``budget``
-        (e.g. ``{"tokens": 5000, "cost": 0.10}``) overrides the spec's max_tokens/max_cost."""
+                  budget: Mapping[str, float] | None = None,
+                  store: CheckpointStore | None = None,
+                  durability: Durability | str = Durability.SYNC,
+                  run_log: RunLog | None = None) -> RunResult:
+        """Run ``workflow`` to its end (or until it waits on interrupts). With ``check``
+        (default) a failed run raises :class:`~plait.errors.RunFailed` (its ``result`` has the
+        partial work). ``budget`` (e.g. ``{"tokens": 5000, "cost": 0.10}``) overrides the
+        spec's max_tokens/max_cost. With a ``store``, every settled node is checkpointed
+        (``durability``: ``sync``, ``async`` or ``exit``) so the run can be resumed; with a
+        ``run_log``, every event is persisted."""
         graph = self.compile(workflow)
-        settings = graph.spec.settings
-        meter = None
-        if budget is not None:
-            limits = {k: v for k, v in (("tokens", settings.max_tokens),
-                                         ("cost", settings.max_cost)) if v is not None}
-            limits.update(budget)
-            meter = Meter(limits)
-        runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(),
-                        inputs=resolve_inputs(graph.spec, inputs or {}),
+        resolved = resolve_inputs(graph.spec, inputs or {})
+        if store is not None or run_log is not None:
+            return await self._execute(graph, resolved, run_id=run_id or new_run_id(),
+                                       timeout=timeout, fail_fast=fail_fast, check=check,
+                                       on_event=on_event, budget=budget, store=store,
+                                       durability=durability, run_log=run_log)
+        runner = Runner(graph, self.runtime, run_id=run_id or new_run_id(), inputs=resolved,
                         sinks=self._sinks_with(on_event),
-                        fail_fast=fail_fast, meter=meter)
-        result = await runner.run(timeout=timeout if timeout is not None else settings.timeout)
+                        fail_fast=fail_fast,
+                        meter=None if budget is None else self._meter(graph, budget))
+        result = await runner.run(
+            timeout=timeout if timeout is not None else graph.spec.settings.timeout)
         return result.raise_for_status() if check else result
+
+    async def _execute(self, graph: CompiledGraph, inputs: Mapping[str, object], *,
+                       run_id: str, timeout: float | None, fail_fast: bool | None,
+                       check: bool, on_event: EventSink | None,
+                       budget: Mapping[str, float] | None, store: CheckpointStore | None,
+                       durability: Durability | str, run_log: RunLog | None,
+                       record: RunRecord | None = None, restore: Restore | None = None,
+                       start: Sequence[NodeCheckpoint] = (), seq: int = 0,
+                       log_seq: int = 0, resumed: bool = False) -> RunResult:
+        """The durable execution path: a journal for the store, a writer for the run log."""
+        mode = durable.durability_mode(durability)
+        writer = EventLogWriter(run_log, run_id, seq=log_seq) if run_log is not None else None
+        runner = Runner(graph, self.runtime, run_id=run_id, inputs=inputs,
+                        sinks=self._sinks_with(on_event, writer), fail_fast=fail_fast,
+                        meter=self._meter(graph, budget))
+        if store is not None:
+            runner.journal = Journal(
+                store, record or durable.new_record(graph, run_id, inputs), mode, seq=seq,
+                start=start, resumed=resumed, on_written=runner._written,
+                on_failed=runner._store_failed)
+        runner.restore = restore
+        try:
+            result = await runner.run(
+                timeout=timeout if timeout is not None else graph.spec.settings.timeout)
+        finally:
+            if writer is not None:
+                await writer.close()
+        return result.raise_for_status() if check else result
+
+    async def resume(self, run_id: str, *, store: CheckpointStore,
+                     answers: Mapping[str, object] | None = None,
+                     workflow: durable.WorkflowSource | None = None,
+                     run_log: RunLog | None = None,
+                     durability: Durability | str = Durability.SYNC,
+                     timeout: float | None = None, check: bool = True,
+                     on_event: EventSink | None = None) -> RunResult:
+        """Continue stored run ``run_id``: completed nodes are restored (never run again),
+        failed, cancelled and pending nodes run, and nodes waiting on interrupts run again
+        once all of their interrupts are answered. ``answers`` maps interrupt ids (or
+        ``NODE`` / ``NODE:KEY``) to values; they are checked against the interrupts' schemas
+        and stored before anything runs. ``workflow`` (the Workflow or Flow the run started
+        with) is needed when the workflow calls Python functions; its digest must match the
+        run's. A completed run returns its stored result and runs nothing."""
+        record, checkpoints = await durable.load(store, run_id)
+        if record.status is RunStatus.COMPLETED and not answers:
+            return durable.stored_result(record, checkpoints)
+        graph = durable.compile_recorded(self, record, workflow)
+        restore = await durable.prepare_resume(store, record, checkpoints, answers or {},
+                                               self.validate_answer)
+        log_seq = 0
+        if run_log is not None:
+            logged = await run_log.events(run_id)
+            log_seq = logged[-1].seq if logged else 0
+        return await self._execute(
+            graph, record.inputs, run_id=run_id, timeout=timeout, fail_fast=None, check=check,
+            on_event=on_event, budget=None, store=store, durability=durability,
+            run_log=run_log, record=record, restore=restore,
+            seq=max((cp.seq for cp in checkpoints), default=0), log_seq=log_seq, resumed=True)
+
+    async def fork(self, run_id: str, *, store: CheckpointStore, from_node: str,
+                   edits: Mapping[str, object] | None = None,
+                   workflow: durable.WorkflowSource | None = None,
+                   run_log: RunLog | None = None,
+                   durability: Durability | str = Durability.SYNC,
+                   timeout: float | None = None, check: bool = True,
+                   on_event: EventSink | None = None) -> RunResult:
+        """Time travel: a new run (``parent_id`` = ``run_id``) that keeps the outputs of the
+        nodes that are neither ``from_node`` nor downstream of it, with ``edits`` (node id ->
+        new output; a :class:`~plait.Branch` also sets the branch label) replacing kept
+        outputs, and runs everything else (everything downstream of an edit included)."""
+        record, checkpoints = await durable.load(store, run_id)
+        graph = durable.compile_recorded(self, record, workflow)
+        new_id = new_run_id()
+        restore, start = durable.prepare_fork(graph, record, checkpoints, new_id,
+                                              from_node=from_node, edits=edits or {})
+        return await self._execute(
+            graph, record.inputs, run_id=new_id, timeout=timeout, fail_fast=None, check=check,
+            on_event=on_event, budget=None, store=store, durability=durability,
+            run_log=run_log, restore=restore, start=start, seq=len(start),
+            record=durable.new_record(graph, new_id, record.inputs, parent_id=run_id))
 
     async def stream(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None,
                      *, run_id: str | None = None, timeout: float | None = None,
                      fail_fast: bool | None = None,
-                     budget: Mapping[str, float] | None = None) -> AsyncIterator[Event]:
+                     budget: Mapping[str, float] | None = None,
+                     store: CheckpointStore | None = None,
+                     durability: Durability | str = Durability.SYNC,
+                     run_log: RunLog | None = None) -> AsyncIterator[Event]:
         """Run ``workflow`` and yield its events as they happen, ending with ``RunFinished``.
         Leaving the loop early cancels the run."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
         task = asyncio.ensure_future(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
                                               fail_fast=fail_fast, check=False,
-                                              on_event=queue.put_nowait, budget=budget))
+                                              on_event=queue.put_nowait, budget=budget,
+                                              store=store, durability=durability,
+                                              run_log=run_log))
         getter: asyncio.Future[Event] | None = None
         try:
             while True:
@@ -251,7 +363,10 @@ class Engine:
     def run_sync(self, workflow: WorkflowLike, inputs: Mapping[str, object] | None = None, *,
                  run_id: str | None = None, timeout: float | None = None,
                  fail_fast: bool | None = None, check: bool = True,
-                 budget: Mapping[str, float] | None = None) -> RunResult:
+                 budget: Mapping[str, float] | None = None,
+                 store: CheckpointStore | None = None,
+                 durability: Durability | str = Durability.SYNC,
+                 run_log: RunLog | None = None) -> RunResult:
         """``run`` for synchronous code. Inside a running event loop, ``await run()``."""
         try:
             asyncio.get_running_loop()
@@ -261,4 +376,5 @@ class Engine:
             raise SyncInAsyncError("run_sync() was called inside a running event loop; use "
                                    "'await engine.run(...)' there")
         return asyncio.run(self.run(workflow, inputs, run_id=run_id, timeout=timeout,
-                                    fail_fast=fail_fast, check=check, budget=budget))
+                                    fail_fast=fail_fast, check=check, budget=budget,
+                                    store=store, durability=durability, run_log=run_log))

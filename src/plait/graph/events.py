@@ -17,6 +17,7 @@ __all__ = [
     "EventSink",
     "NodeCancelled",
     "NodeFailed",
+    "NodeInterrupted",
     "NodeOutput",
     "NodeRetrying",
     "NodeSkipped",
@@ -91,6 +92,16 @@ class NodeCancelled(Event):
     """A running node was cancelled (fail-fast, run timeout, or the run was cancelled)."""
 
     node_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInterrupted(Event):
+    """A node returned interrupts that are not answered yet: it waits for answers."""
+
+    node_id: str
+    kind: str
+    interrupts: list[dict[str, object]]
+    """The pending interrupts (``id``, ``key``, ``prompt``, ``schema``, ``timeout``, ...)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,8 +18,8 @@ from typing import Final
 from plait.errors import NodeError, NodeTimeout
 from plait.graph.breaker import BreakerRegistry
 from plait.graph.compiler import CompiledGraph, CompiledNode
-from plait.graph.context import RunContext
-from plait.graph.events import NodeFailed, NodeOutput, NodeRetrying, NodeStarted
+from plait.graph.context import CURRENT_NODE, RunContext
+from plait.graph.events import NodeFailed, NodeOutput, NodeRetrying, NodeSkipped, NodeStarted
 from plait.graph.hooks import (
     HookChain,
     NodeCall,
@@ -29,6 +29,7 @@ from plait.graph.hooks import (
     Retry,
     Skip,
 )
+from plait.graph.interrupts import Interrupt
 from plait.graph.limits import Limiter
 from plait.graph.retry import RetryPolicy, is_retryable
 from plait.graph.state import Branch, NodeStatus, RunState, describe_error, error_code
@@ -57,6 +58,11 @@ class Runtime:
 
 
 
+def _asks(value: object) -> bool:
+    return type(value) is Interrupt or (type(value) is list and bool(value)
+                                        and type(value[0]) is Interrupt)
+
+
 class NodeExecution(RunContext):
     """Runs single nodes for a run; the scheduler subclass supplies the transitions."""
 
@@ -79,6 +85,12 @@ class NodeExecution(RunContext):
     @abstractmethod
     def _spawn(self, i: int, inputs: dict[str, object], attempt: int, delay: float) -> None:
         """Run attempt ``attempt`` (after ``delay`` seconds) of node ``i`` in its own task."""
+
+    def _emit_skips(self, skipped: list[tuple[int, str]]) -> None:
+        assert self.emit is not None
+        for j, reason in skipped:
+            self.emit(NodeSkipped(run_id=self.run_id, ts=time.time(), path=self.path,
+                                  node_id=self.graph.nodes[j].id, reason=reason))
 
     def _emit_failed(self, node: CompiledNode, exc: BaseException, attempt: int) -> None:
         assert self.emit is not None
@@ -198,6 +210,7 @@ class NodeExecution(RunContext):
         policy = self._policy(node)
         max_attempts = policy.max_attempts if policy is not None else 1
         emit = self.emit
+        CURRENT_NODE.set(node.id)  # this task's own context: ctx.answers() and ctx.lineage()
         while True:
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -260,7 +273,7 @@ class NodeExecution(RunContext):
             return DONE, value
 
     def _emit_output(self, node: CompiledNode, value: object, duration: float) -> None:
-        if self.emit is not None:
+        if self.emit is not None and not _asks(value):  # interrupts: NodeInterrupted instead
             label = None
             if isinstance(value, Branch):
                 label = value.label

@@ -17,19 +17,21 @@ from collections.abc import Mapping
 from plait.errors import BudgetExceeded, NodeError, PlaitError, RunTimeout
 from plait.graph import plan
 from plait.graph.compiler import CompiledGraph
+from plait.graph.context import CURRENT_NODE
+from plait.graph.durable import DurableExecution
 from plait.graph.events import (
     NO_SINKS,
     NodeCancelled,
     NodeOutput,
-    NodeSkipped,
     NodeStarted,
     RunFinished,
     RunStarted,
     Sinks,
 )
-from plait.graph.execution import DONE, NodeExecution, Runtime
+from plait.graph.execution import DONE, Runtime
 from plait.graph.hooks import RunCall, RunOutcome
 from plait.graph.inputs import resolve_inputs
+from plait.graph.interrupts import Interrupt
 from plait.graph.meter import Meter
 from plait.graph.profiles import PROFILES
 from plait.graph.spec import RunSettings
@@ -61,14 +63,12 @@ def new_run_id() -> str:
     return os.urandom(12).hex()
 
 
-class Runner(NodeExecution):
+class Runner(DurableExecution):
     """Executes one run of a compiled graph."""
 
     __slots__ = (
-        "aborting",
         "emit_run",
         "fail_fast",
-        "failure",
         "graph",
         "inflight",
         "queue",
@@ -106,8 +106,10 @@ class Runner(NodeExecution):
         self.queue: deque[int] = deque()
         self.inflight: dict[asyncio.Task[None], int] = {}
         self.settled: asyncio.Future[None] | None = None
-        self.failure: PlaitError | None = None
+        self.failure = None
         self.aborting = False
+        self.journal = self.book = self.waiting = self.lineages = self.restore = None
+        self.container = None
 
     # -- RunContext ----------------------------------------------------------------------
     @property
@@ -122,6 +124,10 @@ class Runner(NodeExecution):
                        inputs=resolve_inputs(graph.spec, inputs), path=(*self.path, key),
                        sinks=Sinks(self.emit_run, self.emit), fail_fast=self.fail_fast,
                        meter=self.meter)
+        child.book = self._book()
+        container = CURRENT_NODE.get()
+        if container is not None:
+            child.container = (self, container, key)
         return await child.run(timeout=graph.spec.settings.timeout)
 
     # -- the run -------------------------------------------------------------------------
@@ -132,6 +138,8 @@ class Runner(NodeExecution):
         if rt.hooks.before_run:
             self.inputs = await rt.hooks.run_before_run(
                 RunCall(self.run_id, self.graph.spec.name, self.inputs, self.path))
+        if self.journal is not None:
+            await self.journal.begin()
         if emit is not None:
             emit(RunStarted(run_id=self.run_id, ts=time.time(), path=self.path,
                             workflow=self.graph.spec.name, digest=self.graph.digest,
@@ -153,6 +161,7 @@ class Runner(NodeExecution):
                 await self._abort()
         except asyncio.CancelledError:
             await self._abort()
+            await self._close_journal(RunStatus.CANCELLED)
             self._finish(RunStatus.CANCELLED, started)
             raise
         except BaseException as exc:
@@ -160,14 +169,27 @@ class Runner(NodeExecution):
             if self.failure is None:
                 self.failure = exc if isinstance(exc, PlaitError) else NodeError(
                     "(engine)", describe_error(exc), cause=exc)
+            await self._close_journal(RunStatus.FAILED)
             self._finish(RunStatus.FAILED, started)
             raise
-        status = RunStatus.FAILED if self.failure is not None else RunStatus.COMPLETED
+        status = (RunStatus.FAILED if self.failure is not None else
+                  RunStatus.WAITING if self.waiting else RunStatus.COMPLETED)
+        if self.journal is not None:
+            status = await self._close_journal(status)
         result = self._finish(status, started)
         if rt.hooks.after_run:
             await rt.hooks.run_after_run(RunOutcome(self.run_id, self.graph.spec.name, status,
                                                     result.outputs, result.error, self.path))
         return result
+
+    def _outputs(self) -> dict[str, object]:
+        st = self.state
+        outputs: dict[str, object] = {}
+        for i in self.graph.results:
+            if st.status[i] is NodeStatus.COMPLETED:
+                node = self.graph.nodes[i]
+                outputs[node.output_name or node.id] = st.outputs[i]
+        return outputs
 
     def _finish(self, status: RunStatus, started: float) -> RunResult:
         st = self.state
@@ -184,14 +206,19 @@ class Runner(NodeExecution):
                                   error=None if error is None else str(error),
                                   code=None if error is None else error.code,
                                   duration=duration))
+        waiting = self.waiting
         return RunResult(self.run_id, self.graph.spec.name, status, outputs, self.failure,
-                         duration, dict(self.meter.used), st)
+                         duration, dict(self.meter.used), st,
+                         tuple(p for ps in waiting.values() for p in ps) if waiting else ())
 
     async def _loop(self) -> None:
         runnable, _ = plan.start(self.state, self.inputs)
+        if self.restore is not None:
+            runnable = self.restore.apply(self)
         self.queue.extend(runnable)
         self._pump()
-        if self.inflight and not self.aborting:
+        if (self.inflight or (self.journal is not None and self.journal.writing)) and (
+                not self.aborting):
             self.settled = asyncio.get_running_loop().create_future()
             await self.settled
 
@@ -235,6 +262,21 @@ class Runner(NodeExecution):
                     self._run_inline(i, node, inputs)
             else:
                 self._spawn(i, inputs, 1, 0.0)
+        if self.journal is not None:
+            self.journal.kick()
+
+    def _after_turn(self) -> None:
+        settled = self.settled
+        try:
+            self._pump()
+        except BaseException as exc:  # an engine bug: hand it to the run, which raises it
+            if settled is not None and not settled.done():
+                settled.set_exception(exc)
+            return
+        if (settled is not None and not settled.done() and
+                (self.aborting or not self.inflight) and
+                (self.journal is None or not self.journal.writing)):
+            settled.set_result(None)
 
     async def _settle(self, i: int, inputs: dict[str, object], attempt: int,
                       delay: float) -> None:
@@ -261,8 +303,7 @@ class Runner(NodeExecution):
             if self.aborting:
                 # keep what it did: a completed node must never be run again on resume
                 if what == DONE:
-                    self.state.outputs[i] = value.value if type(value) is Branch else value
-                    self.state.status[i] = NodeStatus.COMPLETED
+                    self._kept(i, value)
                 else:
                     self.state.status[i] = NodeStatus.SKIPPED
                     self.state.reasons[i] = str(value)
@@ -270,26 +311,25 @@ class Runner(NodeExecution):
                 self._complete(i, value, None)
             else:
                 self._skip(i, str(value))
-        settled = self.settled
-        try:
-            self._pump()
-        except BaseException as exc:  # an engine bug: hand it to the run, which raises it
-            if settled is not None and not settled.done():
-                settled.set_exception(exc)
-            return
-        if (self.aborting or not self.inflight) and settled is not None and not settled.done():
-            settled.set_result(None)
+        self._after_turn()
 
     # -- transitions ---------------------------------------------------------------------
     def _complete(self, i: int, value: object, duration: float | None) -> None:
         st = self.state
         node = self.graph.nodes[i]
         label = None
-        if type(value) is Branch:
-            label = value.label
-            value = value.value
+        tv = type(value)
+        if tv is Branch:
+            label = value.label  # type: ignore[attr-defined]
+            value = value.value  # type: ignore[attr-defined]
+        elif tv is Interrupt or (tv is list and value and type(value[0]) is Interrupt):  # type: ignore[index]
+            self._interrupted(i, value, duration)
+            return
         elif node.branches:
             label = branch_label(value)
+        journal = self.journal
+        if journal is not None and not self._checkpoint_completed(i, value, label):
+            return
         st.outputs[i] = value
         st.status[i] = NodeStatus.COMPLETED
         if self.emit is not None and duration is not None:
@@ -299,6 +339,9 @@ class Runner(NodeExecution):
         runnable, skipped = plan.resolve(st, i, value, label)
         if self.release and node.output_name is None and node.out_edges:
             st.outputs[i] = RELEASED
+        if journal is not None:
+            self._checkpoint_resolved(runnable, skipped)
+            return
         self.queue.extend(runnable)
         if skipped and self.emit is not None:
             self._emit_skips(skipped)
@@ -309,21 +352,20 @@ class Runner(NodeExecution):
         st.reasons[i] = reason
         skipped = [(i, reason)]
         runnable, more = plan.resolve(st, i, None, None, skip_all=True)
+        if self.journal is not None:
+            self._checkpoint_resolved(runnable, skipped + more)
+            return
         self.queue.extend(runnable)
         if self.emit is not None:
             self._emit_skips(skipped + more)
-
-    def _emit_skips(self, skipped: list[tuple[int, str]]) -> None:
-        assert self.emit is not None
-        for j, reason in skipped:
-            self.emit(NodeSkipped(run_id=self.run_id, ts=time.time(), path=self.path,
-                                  node_id=self.graph.nodes[j].id, reason=reason))
 
     def _record_failure(self, i: int, exc: BaseException) -> None:
         st = self.state
         node = self.graph.nodes[i]
         st.status[i] = NodeStatus.FAILED
         st.errors[i] = exc
+        if self.journal is not None:
+            self._checkpoint_failed(i, exc)
         logger.info("node failed: %s", describe_error(exc),
                     extra={"run_id": self.run_id, "node_id": node.id, "attempts": st.attempts[i]})
         if self.failure is None:
@@ -336,6 +378,9 @@ class Runner(NodeExecution):
             self.aborting = True  # an exhausted budget stops the whole run, fail-fast or not
             return
         runnable, skipped = plan.resolve(self.state, i, None, None, skip_all=True)
+        if self.journal is not None:
+            self._checkpoint_resolved(runnable, skipped)
+            return
         self.queue.extend(runnable)
         if skipped and self.emit is not None:
             self._emit_skips(skipped)

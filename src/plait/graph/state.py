@@ -17,6 +17,7 @@ from plait.types import RunStatus
 
 if TYPE_CHECKING:
     from plait.graph.compiler import CompiledGraph
+    from plait.graph.interrupts import PendingInterrupt
 
 __all__ = ["Branch", "NodeRecord", "NodeStatus", "RunResult", "RunState", "branch_label"]
 
@@ -28,6 +29,8 @@ class NodeStatus(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    WAITING = "waiting"
+    """Returned interrupts that are not all answered yet (see :mod:`plait.graph.interrupts`)."""
 
 
 class _Marker:
@@ -137,6 +140,9 @@ class RunResult:
     usage: dict[str, float] = field(default_factory=dict)
     """What the run's nodes charged to its meter, e.g. ``{"tokens": 812, "cost": 0.0}``."""
     _state: RunState | None = field(default=None, repr=False)
+    interrupts: tuple[PendingInterrupt, ...] = ()
+    """For a ``waiting`` run: the interrupts it waits on (answer them by ``id`` on resume)."""
+    _records: Mapping[str, NodeRecord] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -145,7 +151,9 @@ class RunResult:
     @property
     def nodes(self) -> Mapping[str, NodeRecord]:
         """Per-node records (status, output, error, attempts, skip reason)."""
-        return self._state.records() if self._state is not None else {}
+        if self._state is not None:
+            return self._state.records()
+        return self._records if self._records is not None else {}
 
     def raise_for_status(self) -> RunResult:
         if self.status is RunStatus.FAILED:

@@ -35,7 +35,7 @@ from plait.llm import (
     ToolSpec,
 )
 from plait.nodes.llm import check_model
-from plait.nodes.modelcalls import generate, parse_json
+from plait.nodes.modelcalls import generate, parse_json, prompt_hash
 from plait.nodes.templating import check_template, compile_template
 from plait.tools import Tool, ToolRegistry
 from plait.types import JsonValue
@@ -112,6 +112,7 @@ class _Agent(BoundNode):
             system = f"{system}\n\n{_fallback_instructions(list(self.tools.values()))}"
         messages: list[Message] = [Message.system(system), *_history(inputs.get("history"))]
         messages.append(Message.user(self.prompt(inputs, input=ctx.inputs)))
+        ctx.lineage(node_id, model=model.name, prompt_hash=prompt_hash(messages))
         for step in range(1, params.max_steps + 1):
             force = params.tool_first and step == 1 and bool(self.specs)
             last = step == params.max_steps and step > 1  # the last step must answer

@@ -8,11 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from plait.errors import NodeError, Problem
 from plait.graph.context import RunContext
+from plait.graph.interrupts import Interrupt, forward
 from plait.graph.registry import BindEnv, Port, Ports
 from plait.graph.spec import WorkflowSpec
 from plait.graph.state import RunResult
+from plait.types import RunStatus
 
-__all__ = ["ChildParams", "check_child", "child_ports", "child_value", "run_child_checked"]
+__all__ = ["ChildParams", "check_child", "child_ports", "child_value", "run_child_checked",
+           "waiting_on"]
 
 
 class ChildParams(BaseModel):
@@ -48,10 +51,17 @@ def child_value(params: ChildParams, node_id: str, result: RunResult) -> object:
 
 async def run_child_checked(ctx: RunContext, graph: object, inputs: Mapping[str, object], *,
                             node_id: str, key: str, what: str) -> RunResult:
+    """Run a child workflow; raise if it failed. A child that waits on interrupts is returned
+    as is: its container returns :func:`waiting_on` (the interrupts) as its own value."""
     result = await ctx.run_child(graph, inputs, key=key)
-    if not result.ok:
+    if not result.ok and result.status is not RunStatus.WAITING:
         raise NodeError(node_id, f"{what} failed: {result.error}", cause=result.error)
     return result
+
+
+def waiting_on(result: RunResult) -> list[Interrupt] | None:
+    """The interrupts a child run waits on (None if it does not wait)."""
+    return forward(result.interrupts) if result.status is RunStatus.WAITING else None
 
 
 def ports_of(spec: WorkflowSpec) -> Ports:

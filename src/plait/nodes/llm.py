@@ -12,7 +12,7 @@ from plait.graph.context import RunContext
 from plait.graph.registry import BindEnv, BoundNode, NodeKind, Ports
 from plait.graph.spec import NodeSpec
 from plait.llm import Message, ModelRegistry, ModelRequest, PriceTable, parse_model_string
-from plait.nodes.modelcalls import generate, generate_structured
+from plait.nodes.modelcalls import generate, generate_structured, prompt_hash
 from plait.nodes.templating import check_template, compile_template
 from plait.types import JsonValue, PortType
 
@@ -66,6 +66,7 @@ class _Llm(BoundNode):
         if self.system is not None:
             messages.append(Message.system(self.system(inputs, input=ctx.inputs)))
         messages.append(Message.user(self.prompt(inputs, input=ctx.inputs)))
+        ctx.lineage(node_id, model=model.name, prompt_hash=prompt_hash(messages))
         request = ModelRequest(messages=tuple(messages), temperature=params.temperature,
                                max_tokens=params.max_tokens,
                                response_schema=params.output_schema)

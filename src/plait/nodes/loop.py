@@ -11,7 +11,13 @@ from plait.errors import LoopLimitExceeded, Problem
 from plait.graph.context import RunContext
 from plait.graph.registry import BindEnv, BoundNode, NodeKind, Ports
 from plait.graph.spec import NodeSpec
-from plait.nodes.children import ChildParams, check_child, child_ports, run_child_checked
+from plait.nodes.children import (
+    ChildParams,
+    check_child,
+    child_ports,
+    run_child_checked,
+    waiting_on,
+)
 from plait.nodes.templating import check_expression, compile_expression
 from plait.types import PortType
 
@@ -45,6 +51,9 @@ class _Loop(BoundNode):
             result = await run_child_checked(
                 ctx, self.graph, child_inputs, node_id=node_id, key=f"{node_id}#{iteration}",
                 what=f"iteration {iteration}")
+            asked = waiting_on(result)
+            if asked:
+                return asked  # the loop re-runs from its first iteration once answered
             state.update(result.outputs)
             state["iteration"] = iteration
             if self.until(state, input=ctx.inputs):

@@ -11,9 +11,10 @@ from pydantic import Field
 
 from plait.errors import NodeError, Problem
 from plait.graph.context import RunContext
+from plait.graph.interrupts import Interrupt
 from plait.graph.registry import BindEnv, BoundNode, NodeKind, Port, Ports
 from plait.graph.spec import NodeSpec
-from plait.nodes.children import ChildParams, check_child, child_ports, child_value
+from plait.nodes.children import ChildParams, check_child, child_ports, child_value, waiting_on
 from plait.types import PortType
 
 __all__ = ["MapKind", "MapParams"]
@@ -42,6 +43,9 @@ class _Map(BoundNode):
             async with limit:
                 result = await ctx.run_child(self.graph, {**inputs, params.item_input: item},
                                              key=f"{node_id}[{index}]")
+            asked = waiting_on(result)
+            if asked:
+                return _Waiting(asked)
             if not result.ok:
                 raise NodeError(node_id, f"item {index} failed: {result.error}",
                                 cause=result.error)
@@ -52,7 +56,16 @@ class _Map(BoundNode):
                 tasks = [group.create_task(one(i, item)) for i, item in enumerate(items)]
         except BaseExceptionGroup as group_error:
             raise _first(group_error) from None  # the first item's failure, not a group
-        return [task.result() for task in tasks]
+        values = [task.result() for task in tasks]
+        asked = [i for v in values if isinstance(v, _Waiting) for i in v.interrupts]
+        return asked or values  # items waiting on interrupts: the map waits on all of them
+
+
+class _Waiting:
+    __slots__ = ("interrupts",)
+
+    def __init__(self, interrupts: list[Interrupt]) -> None:
+        self.interrupts = interrupts
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

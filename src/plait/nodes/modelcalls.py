@@ -3,7 +3,9 @@ cost to the run's meter, and structured output with validation and a repair retr
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 
 import jsonschema
 
@@ -20,7 +22,14 @@ from plait.llm import (
 )
 from plait.types import JsonValue
 
-__all__ = ["generate", "generate_structured", "parse_json"]
+__all__ = ["generate", "generate_structured", "parse_json", "prompt_hash"]
+
+
+def prompt_hash(messages: Sequence[Message]) -> str:
+    """A SHA-256 of the rendered messages (for lineage: which prompt produced an output)."""
+    text = json.dumps([m.model_dump(mode="json") for m in messages], sort_keys=True,
+                      ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 async def generate(model: Model, request: ModelRequest, ctx: RunContext, node_id: str,

@@ -45,6 +45,12 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
         {"id": "is_long", "kind": "condition", "params": {"expression": "value | length > 280"}},
     ],
     "delay": [{"id": "pause", "kind": "delay", "params": {"seconds": 0.5}}],
+    "human_input": [
+        {"id": "approve", "kind": "human_input",
+         "params": {"prompt": "Publish '{{ value }}'?",
+                    "answer_schema": {"type": "string", "enum": ["yes", "no"]},
+                    "answer_timeout": 86400, "default": "no"}},
+    ],
     "loop": [{"id": "halve_until_small", "kind": "loop",
               "params": {"workflow": _BODY, "max_iterations": 10, "until": "n < 10"}}],
     "map": [{"id": "shout_each", "kind": "map",

@@ -8,7 +8,14 @@ from plait.errors import Problem
 from plait.graph.context import RunContext
 from plait.graph.registry import BindEnv, BoundNode, NodeKind, Ports
 from plait.graph.spec import NodeSpec
-from plait.nodes.children import ChildParams, check_child, child_value, ports_of, run_child_checked
+from plait.nodes.children import (
+    ChildParams,
+    check_child,
+    child_value,
+    ports_of,
+    run_child_checked,
+    waiting_on,
+)
 
 __all__ = ["SubworkflowKind"]
 
@@ -23,7 +30,7 @@ class _Subworkflow(BoundNode):
     async def call(self, inputs: dict[str, object], ctx: RunContext, node_id: str) -> object:
         result = await run_child_checked(ctx, self.graph, inputs, node_id=node_id, key=node_id,
                                          what=f"sub-workflow {self.params.workflow.name!r}")
-        return child_value(self.params, node_id, result)
+        return waiting_on(result) or child_value(self.params, node_id, result)
 
 
 class SubworkflowKind(NodeKind[ChildParams]):

@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plait.errors import Problem
-from plait.graph.context import RunContext
+from plait.graph.context import CURRENT_NODE, RunContext
 from plait.graph.registry import BindEnv, BoundNode, NodeKind, Ports, RegisteredFunction
 from plait.graph.spec import NodeSpec
 from plait.nodes.functions import call_function, check_function
@@ -81,10 +81,16 @@ class FunctionNode(BoundNode):
 
     def call(self, inputs: dict[str, object], ctx: RunContext, node_id: str
              ) -> object | Awaitable[object]:
-        if self.inline and not self.pass_context:
-            if self.positional and len(inputs) == 1 and "value" in inputs:
-                return self.fn(inputs["value"])
-            return self.fn(**inputs)
+        if self.inline:
+            if not self.pass_context:
+                if self.positional and len(inputs) == 1 and "value" in inputs:
+                    return self.fn(inputs["value"])
+                return self.fn(**inputs)
+            token = CURRENT_NODE.set(node_id)  # ctx.answers() / ctx.lineage() know the node
+            try:
+                return call_function(self.item, inputs, ctx)
+            finally:
+                CURRENT_NODE.reset(token)
         return call_function(self.item, inputs, ctx if self.pass_context else None)
 
 
