@@ -239,7 +239,7 @@ async def test_a_filtered_graph_walk_that_stops_short_goes_exact(pg_url: str) ->
     pool = await asyncpg.create_pool(pg_url, min_size=1, max_size=2, server_settings={
         "enable_seqscan": "off", "enable_bitmapscan": "off"})
     store = PgVectorStore(pool=pool)
-    short = PgVectorStore(pool=pool, ef_search=10, max_scan_tuples=1)
+    short = PgVectorStore(pool=pool, filtered_ef_search=10, max_scan_tuples=1)
     try:
         await store.create_collection(REF, dim=16)
         rng = np.random.default_rng(0)

@@ -346,7 +346,7 @@ class ChromaStore:
     _ID_BATCH = 5000
 
     def __init__(self, path: str | os.PathLike[str], *, m: int = 16,
-                 ef_construction: int = 100, ef_search: int = 100) -> None:
+                 ef_construction: int = 100, ef_search: int = 200) -> None:
         self.path = Path(path)
         self.m = int(m)
         self.ef_construction = int(ef_construction)
@@ -625,15 +625,13 @@ class ChromaStore:
                 with_vectors: bool) -> list[Hit]:
         coll = self._need(ref)
         query = check_vector(vector, coll.info.dim, "query")
-        count = coll.collection.count()
-        if k <= 0 or count == 0:
+        if k <= 0:
             return []
         push, exact = (None, True) if where is None else chroma_where(where)
         include: Any = ["documents", "metadatas", "distances",
                         *(["embeddings"] if with_vectors else [])]
         n = k if exact else 4 * k
-        while True:
-            n = min(n, count)
+        while True:  # Chroma returns fewer than n_results when it has no more
             got = coll.collection.query(query_embeddings=query[None, :], n_results=n, where=push,
                                         include=include)
             ids = got["ids"][0]
@@ -651,7 +649,7 @@ class ChromaStore:
                     text=(got["documents"] or [[]])[0][j] or "",
                     doc_id=str(meta.get(_P + "doc_id", "")), metadata=exact_meta,
                     vector=vec))
-            if len(hits) >= k or len(ids) < n or n >= count:
+            if len(hits) >= k or len(ids) < n:
                 return hits[:k]
             n *= 4
 
