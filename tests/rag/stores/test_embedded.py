@@ -114,9 +114,7 @@ async def test_fresh_vectors_are_searchable_before_indexing(tmp_path: Path) -> N
     store = EmbeddedVectorStore(tmp_path)
     try:
         await store.create_collection(REF, dim=16)
-        store._stop.set()  # park the background thread: everything stays fresh
-        store._kick()
-        store._thread.join()
+        store._indexer.stop()  # park the background thread: everything stays fresh
         vectors = lowrank(rng, 500, dim=16)
         await store.upsert(REF, records(vectors))
         assert store._colls[REF].index.pending == 500

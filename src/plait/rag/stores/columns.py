@@ -147,7 +147,7 @@ class MetadataColumns:
             code = col.strings.get(value)
             if code is None:
                 return np.zeros(size, dtype=bool)
-            return _bool((kind == STR) & (col.code[:size] == code))
+            return _bool(col.code[:size] == code)  # codes are set for strings only
         return np.zeros(size, dtype=bool)
 
     def _range(self, f: Range, size: int) -> Mask:

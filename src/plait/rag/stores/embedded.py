@@ -33,14 +33,12 @@ disk-heavy work run in worker threads.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import re
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
@@ -58,7 +56,8 @@ from plait.rag.stores.checks import (
     new_info,
 )
 from plait.rag.stores.collection_dir import CollectionDir, read_info, write_info
-from plait.rag.stores.hnsw import HnswParams, _faiss
+from plait.rag.stores.hnsw import HnswParams
+from plait.rag.stores.indexer import BackgroundIndexer
 from plait.rag.types import CollectionInfo, CollectionRef, CollectionStats, Hit, Record
 
 if TYPE_CHECKING:
@@ -109,24 +108,21 @@ class EmbeddedVectorStore:
     thread saves changed snapshots."""
 
     def __init__(self, path: str | Path, *, m: int = 16, ef_construction: int = 200,
-                 ef_search: int = 64, exact_limit: int = 4096,
+                 ef_search: int = 64, exact_limit: int = 10_000,
                  compact_ratio: float = 0.25, compact_min: int = 1024,
                  snapshot_every: float = 300.0) -> None:
         self.path = Path(path)
         self.params = HnswParams(m=m, ef_construction=ef_construction, ef_search=ef_search,
                                  exact_limit=exact_limit,
                                  compact_ratio=compact_ratio, compact_min=compact_min)
-        self.snapshot_every = snapshot_every
         (self.path / "tenants").mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock_dir(self.path)
         self._colls: dict[CollectionRef, CollectionDir] = {}
         self._catalog = threading.RLock()
         self._closed = False
-        self._wake = threading.Condition()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._background, daemon=True,
-                                        name=f"plait-vectors:{self.path.name}")
-        self._thread.start()
+        self._indexer = BackgroundIndexer(
+            lambda: [c for c in list(self._colls.values()) if not c.closed],
+            name=f"plait-vectors:{self.path.name}", snapshot_every=snapshot_every)
 
     # -- collections -------------------------------------------------------------------------
 
@@ -146,7 +142,7 @@ class EmbeddedVectorStore:
                 if info is None or info.ref != ref:
                     return None
                 coll = self._colls[ref] = CollectionDir(path, info, self.params)
-                self._kick()
+                self._indexer.kick()
             return None if is_expired(coll.info) else coll
 
     async def _need(self, ref: CollectionRef) -> CollectionDir:
@@ -254,7 +250,7 @@ class EmbeddedVectorStore:
 
         async with coll.write_lock:
             await asyncio.to_thread(run)
-        self._kick()
+        self._indexer.kick()
 
     async def delete(self, ref: CollectionRef, ids: Sequence[str] | None = None, *,
                      where: Filter | None = None) -> int:
@@ -265,7 +261,7 @@ class EmbeddedVectorStore:
             return 0
         async with coll.write_lock:
             n: int = await asyncio.to_thread(self._write, coll, coll.delete, ids, where)
-        self._kick()
+        self._indexer.kick()
         return n
 
     def _write(self, coll: CollectionDir, fn: Any, *args: Any) -> Any:
@@ -371,19 +367,17 @@ class EmbeddedVectorStore:
         async with asyncio.timeout(timeout):
             while any(c.index.pending or c.compact_due for c in list(self._colls.values())
                       if not c.closed):
-                self._kick()
+                self._indexer.kick()
                 await asyncio.sleep(0.01)
 
     async def close(self) -> None:
         """Stop the background thread, write every snapshot and release the directory."""
         if self._closed:
             return
-        self._stop.set()
-        self._kick()
         await asyncio.to_thread(self._close_sync)
 
     def _close_sync(self) -> None:
-        self._thread.join()
+        self._indexer.stop()
         with self._catalog:
             self._closed = True
             for coll in self._colls.values():
@@ -391,72 +385,12 @@ class EmbeddedVectorStore:
             self._colls.clear()
         self._lock_file.close()
 
-    # -- background thread -------------------------------------------------------------------
-
-    def _kick(self) -> None:
-        with self._wake:
-            self._wake.notify()
-
-    def _background(self) -> None:
-        """Link fresh vectors into graphs (chunks sized to hold the lock about a millisecond,
-        and a pause whenever a search waits, so searches never queue behind indexing),
-        compact collections with many tombstones, save snapshots."""
-        with contextlib.suppress(Exception):  # this thread's OpenMP team only: one core
-            _faiss().omp_set_num_threads(1)
-        chunk = 16
-        last_save = time.monotonic()
-        bulk = False  # a big backlog was worked off: give freed memory back once idle
-        while not self._stop.is_set():
-            busy = False
-            for coll in list(self._colls.values()):
-                if self._stop.is_set():
-                    break
-                try:
-                    bulk = bulk or coll.index.pending >= 4096
-                    if coll.compact_due:
-                        coll.compact(abort=self._stop.is_set)
-                        busy = bulk = True
-                    elif coll.index.pending:
-                        started = time.perf_counter()
-                        if coll.index_some(chunk):
-                            busy = True
-                            took = max(time.perf_counter() - started, 1e-6)
-                            chunk = int(min(1024, max(1, chunk * 0.001 / took)))
-                        time.sleep(0.0005 if coll.readers else 0)
-                except Exception:  # keep the thread alive; the data stays on disk
-                    log.exception("background work on %s failed", coll.info.ref)
-            if busy:
-                continue
-            if bulk:
-                bulk = False
-                _release_memory()
-            if time.monotonic() - last_save >= self.snapshot_every:
-                last_save = time.monotonic()
-                for coll in list(self._colls.values()):
-                    with contextlib.suppress(Exception):
-                        coll.persist()
-            with self._wake:
-                if not self._stop.is_set():
-                    self._wake.wait(timeout=min(self.snapshot_every, 1.0))
-
 
 def _meta(text: str) -> dict[str, Any]:
     if text == "{}":
         return {}
     value: dict[str, Any] = json.loads(text)
     return value
-
-
-def _release_memory() -> None:
-    """Hand freed heap memory back to the OS (glibc keeps what big transient arrays of a bulk
-    load leave in its per-thread arenas: tens of MB of resident memory otherwise)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.util.find_library("c")
-        if libc and "libc.so" in libc:
-            ctypes.CDLL(libc).malloc_trim(0)
 
 
 def _lock_dir(path: Path) -> Any:
