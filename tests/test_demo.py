@@ -1,4 +1,5 @@
-"""`make demo` runs examples/demo.yaml on examples/demo-input.yaml; it must keep working."""
+"""The demos keep working: examples/demo.yaml (a text report) and examples/docs-qa.yaml (what
+`make demo` runs: ingest docs, answer with citations)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,24 @@ def test_demo_workflow_produces_the_report() -> None:
         "2. Untaken branches are skipped, and the skip travels downstream. (17 words)\n"
         "3. Every run emits one stream of typed events. (22 words)\n\n")
     assert result.nodes["long_verdict"].status.value == "skipped"
+
+
+def test_make_demo_answers_from_docs_with_citations(tmp_path: Path) -> None:
+    """What `make demo` runs, on the real defaults (local MiniLM embeddings, the embedded
+    store, the local SmolLM2 model), over a few of plait's docs to keep it quick."""
+    import json
+
+    from tests.cli.envs import clean_env, plait
+
+    source = ROOT / "docs" / "rag"
+    env = clean_env(tmp_path / "home")
+    result = plait("run", str(ROOT / "examples" / "docs-qa.yaml"), "--json",
+                   "--input", f"source={source}",
+                   "--input", "question=How does plait skip unchanged documents?", env=env)
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout)["outputs"]
+    assert outputs["ingested"]["added"] >= 3
+    assert outputs["ingested"]["failed"] == 0
+    answer = outputs["answer"]
+    assert "\n\nSources:\n[1] " in answer
+    assert "[3] " in answer
