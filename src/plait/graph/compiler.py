@@ -74,6 +74,8 @@ class CompiledGraph:
     order: tuple[int, ...]  # a topological order, for display and deterministic tie-breaks
     results: tuple[int, ...]  # output nodes, or the sinks when the workflow has none
     digest: str = field(default="")
+    spec_json: dict[str, object] | None = None
+    """The canonical spec JSON, made once for the records of durable runs (read-only)."""
 
 
 def pydantic_problems(err: ValidationError, location: str) -> list[Problem]:

@@ -173,7 +173,7 @@ class DurableExecution(NodeExecution):
                                       node_id=node.id, kind=node.kind,
                                       interrupts=[p.to_json() for p in open_]))
         if self.journal is not None:
-            self.journal.add(node.id, NodeStatus.WAITING.value, attempts=self.state.attempts[i],
+            self.journal.add(node.id, NodeStatus.WAITING, attempts=self.state.attempts[i],
                              interrupts=stored,
                              lineage=self._take_lineage(node.id))
 
@@ -189,14 +189,14 @@ class DurableExecution(NodeExecution):
         except ValueError as err:
             self._fail(i, OutputNotJSON(node.id, str(err)))
             return False
-        journal.add(node.id, NodeStatus.COMPLETED.value, output=output, branch=label,
+        journal.add(node.id, NodeStatus.COMPLETED, output=output, branch=label,
                     attempts=self.state.attempts[i], lineage=self._take_lineage(node.id))
         return True
 
     def _checkpoint_failed(self, i: int, exc: BaseException) -> None:
         assert self.journal is not None
         node = self.graph.nodes[i]
-        self.journal.add(node.id, NodeStatus.FAILED.value, attempts=self.state.attempts[i],
+        self.journal.add(node.id, NodeStatus.FAILED, attempts=self.state.attempts[i],
                          error=describe_error(exc), code=error_code(exc),
                          lineage=self._take_lineage(node.id))
 
@@ -206,7 +206,7 @@ class DurableExecution(NodeExecution):
         assert journal is not None
         nodes = self.graph.nodes
         for j, reason in skipped:
-            journal.add(nodes[j].id, NodeStatus.SKIPPED.value, reason=reason)
+            journal.add(nodes[j].id, NodeStatus.SKIPPED, reason=reason)
         journal.release(self.queue, runnable)
         if skipped and self.emit is not None:
             self._emit_skips(skipped)

@@ -116,7 +116,7 @@ class Restore:
                 run.waiting[i] = [p for p in waits if p.id not in answers]
         if self.record_skips and run.journal is not None:
             for j, why in derived:
-                run.journal.add(graph.nodes[j].id, NodeStatus.SKIPPED.value, reason=why)
+                run.journal.add(graph.nodes[j].id, NodeStatus.SKIPPED, reason=why)
         for node_id, p in self.expired.items():
             i = graph.by_id[node_id]
             st.pending_in[i] = -1

@@ -71,8 +71,10 @@ def new_record(graph: CompiledGraph, run_id: str, inputs: Mapping[str, object], 
     except ValueError as err:
         raise UsageError(f"the inputs of a run with a store must be plain JSON: {err}") from None
     assert isinstance(plain, dict)
+    if graph.spec_json is None:
+        graph.spec_json = graph.spec.to_json_dict()
     now = time.time()
-    return RunRecord(run_id=run_id, workflow=graph.spec.name, spec=graph.spec.to_json_dict(),
+    return RunRecord(run_id=run_id, workflow=graph.spec.name, spec=graph.spec_json,
                      digest=graph.digest, inputs=plain, status=RunStatus.RUNNING,
                      created_at=now, updated_at=now, parent_id=parent_id)
 
