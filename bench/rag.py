@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,9 @@ def run_job(job: dict[str, Any], timeout: float) -> dict[str, Any]:
         proc.wait()
     finally:
         timer.cancel()
+        if proc.poll() is None:  # interrupted: do not leave the worker behind
+            proc.kill()
+            proc.wait()
     if outcome is None:
         why = f"killed after {timeout:.0f} s" if proc.returncode == -9 else \
             f"exit {proc.returncode}"
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only rewrite the .md next to this .json")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like an exception: the throwaway cluster and temp files are removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.render:
         result = json.loads(args.render.read_text())
         args.render.with_suffix(".md").write_text(rag_report.markdown(result))

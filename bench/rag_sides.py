@@ -19,6 +19,7 @@ first. Filters are named: ``none``, ``narrow`` (``category == c3``, 10 %) and ``
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import struct
 from collections.abc import Sequence
@@ -233,9 +234,11 @@ class PlaitPg(PlaitSide):
     def make_store(self) -> Any:
         from plait.rag.stores.pgvector import PgVectorStore
 
+        options: dict[str, Any] = {"ef_search": self.ef}
+        if "filtered_ef_search" in inspect.signature(PgVectorStore).parameters:
+            options["filtered_ef_search"] = self.ef  # the sweep tunes each filter apart
         return PgVectorStore(self.params["pg_url"], m=self.m,
-                             ef_construction=self.ef_construction, ef_search=self.ef,
-                             max_size=2)
+                             ef_construction=self.ef_construction, max_size=2, **options)
 
     async def set_ef(self, ef: int) -> None:
         # A store is configured with its ef_search: one store (and pool) per value, as a user
